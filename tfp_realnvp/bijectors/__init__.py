@@ -1,0 +1,26 @@
+"""The Real NVP components, each a `tfp.bijectors.Bijector`.
+
+Convention (TFP's): `forward` is sampling (latent -> data) and `inverse` is the paper's f
+(data -> latent), the direction `log_prob` evaluates.
+"""
+
+from tfp_realnvp.bijectors.factor_out import FactorOut
+from tfp_realnvp.bijectors.flow_bijector import FlowBijector
+from tfp_realnvp.bijectors.flow_sequence import FlowSequence
+from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
+from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
+from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
+from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
+from tfp_realnvp.bijectors.squeeze import Squeeze
+
+__all__ = [
+    "FactorOut",
+    "FlowBijector",
+    "FlowSequence",
+    "LogitPreprocess",
+    "MaskedAffineCoupling",
+    "MovingAverageBatchNorm",
+    "Squeeze",
+    "channel_mask",
+    "checkerboard_mask",
+]

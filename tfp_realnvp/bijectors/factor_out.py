@@ -1,0 +1,65 @@
+"""Real NVP's multi-scale factor-out: half of the channels leave, the rest go on."""
+
+import tensorflow as tf
+
+from tfp_realnvp.bijectors.flow_bijector import (
+    IMAGE_EVENT_NDIMS,
+    FlowBijector,
+    forward_and_log_det,
+    inverse_and_log_det,
+)
+
+
+class FactorOut(FlowBijector):
+    """Factors out the first half of the channels; `remaining` transforms the second half.
+
+    In the paper's f (data -> latent, TFP's `inverse`), at each scale half of the dimensions are
+    final latents and the other half go on to the next scale:
+
+        f:  [x_out, x_on] = split(x, 2, channels)      z = concat([x_out, f_rest(x_on)])
+        log|det df/dx| = log|det df_rest/dx_on|
+
+    and g (`forward`) undoes it with `remaining`'s forward. The event shape [H, W, C] is kept;
+    C must be even and `remaining` must map [H, W, C/2] to itself.
+
+    Args:
+      remaining: the bijector for the half that goes on (the next scales of the flow).
+      validate_args: check inputs at run time.
+      name: name of the bijector.
+
+    Reference: Real NVP section 3.6 and figure 4(b), https://arxiv.org/abs/1605.08803.
+    """
+
+    def __init__(self, remaining, validate_args=False, name="factor_out"):
+        parameters = dict(locals())
+        with tf.name_scope(name) as name:
+            self._remaining = remaining
+            super().__init__(
+                forward_min_event_ndims=IMAGE_EVENT_NDIMS,
+                validate_args=validate_args,
+                parameters=parameters,
+                name=name,
+            )
+
+    @property
+    def remaining(self):
+        return self._remaining
+
+    def _halves(self, tensor, arg_name):
+        channels = tensor.shape[-1]
+        if channels is None or channels % 2:
+            raise ValueError(
+                f"{self.name}: FactorOut splits the channels in half, so `{arg_name}` needs an "
+                f"even, known channel count; got shape {tensor.shape}."
+            )
+        return tf.split(tensor, 2, axis=-1)
+
+    def _inverse_and_log_det(self, x, training=False):
+        factored, going_on = self._halves(x, "x")
+        latent, log_det = inverse_and_log_det(self._remaining, going_on, training)
+        return tf.concat([factored, latent], axis=-1), log_det
+
+    def _forward_and_log_det(self, z, training=False):
+        factored, latent = self._halves(z, "z")
+        going_on, log_det = forward_and_log_det(self._remaining, latent, training)
+        return tf.concat([factored, going_on], axis=-1), log_det

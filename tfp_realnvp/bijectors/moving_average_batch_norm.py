@@ -1,0 +1,166 @@
+"""Batch normalisation as a bijector: batch statistics in training, moving averages otherwise."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_realnvp.bijectors.flow_bijector import (
+    IMAGE_EVENT_NDIMS,
+    FlowBijector,
+    check_event_shape,
+    reject_training_in_forward,
+)
+from tfp_realnvp.networks.moving_moments import MovingMoments
+
+_STATISTICS = ("batch", "running_average")
+
+
+class MovingAverageBatchNorm(FlowBijector):
+    """Per-channel batch normalisation of the transformed units, with its log-det.
+
+    With per-channel mean mu and variance var, and keep_mask b (1 = left unchanged), the paper's
+    f (data -> latent, TFP's `inverse`) and its log-det over an event [H, W, C] are
+
+        f:  y = b*x + (1-b) * (x - mu) / sqrt(var + eps)
+            log|det df/dx| = -1/2 * sum_c n_c * log(var_c + eps),   n_c = sum_{h,w} (1-b)[h,w,c]
+
+    and g = f^-1 (`forward`, sampling) is x = b*y + (1-b) * (y * sqrt(var + eps) + mu).
+
+    Which statistics, chosen per call:
+      - `training=False` (the default; evaluation, sampling, export): the moving averages, so
+        the map is a fixed, exactly invertible function of x.
+      - `training=True` (`inverse` only): mu and var of this batch's transformed units, over
+        the batch and spatial axes and across replicas under `tf.distribute`; the gradient flows
+        through them. The moving averages then move towards them:
+        moving = momentum * moving + (1 - momentum) * batch.
+        With `training_statistics="running_average"` (the paper's variant, section 3.7), the
+        batch is normalised with the updated moving averages instead, the gradient flowing
+        through the current batch's part only.
+
+    Args:
+      event_shape: [H, W, C] of the events.
+      keep_mask: optional [H, W, C] 0/1 array of units left unchanged (the coupling's mask, so
+        only the units it transformed are normalised). None normalises every unit.
+      momentum: in [0, 1); the authors' code uses 0.9.
+      epsilon: > 0, added to the variance; the authors' code uses 1e-4.
+      training_statistics: "batch" (default) or "running_average".
+      validate_args: check inputs at run time.
+      dtype: tf.float32 or tf.float64.
+      name: name of the bijector.
+
+    Reference: Ioffe & Szegedy 2015, https://arxiv.org/abs/1502.03167; Real NVP section 3.7,
+      https://arxiv.org/abs/1605.08803.
+    """
+
+    def __init__(
+        self,
+        event_shape,
+        *,
+        keep_mask=None,
+        momentum=0.9,
+        epsilon=1e-4,
+        training_statistics="batch",
+        validate_args=False,
+        dtype=tf.float32,
+        name="moving_average_batch_norm",
+    ):
+        parameters = dict(locals())
+        event_shape = [int(d) for d in event_shape]
+        if len(event_shape) != IMAGE_EVENT_NDIMS or min(event_shape) <= 0:
+            raise ValueError(f"`event_shape` must be [H, W, C]; got event_shape={event_shape}.")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"`momentum` must be in [0, 1); got momentum={momentum!r}.")
+        if not epsilon > 0.0:
+            raise ValueError(f"`epsilon` must be positive; got epsilon={epsilon!r}.")
+        if training_statistics not in _STATISTICS:
+            raise ValueError(
+                f"`training_statistics` must be one of {_STATISTICS}; "
+                f"got training_statistics={training_statistics!r}."
+            )
+        keep = np.zeros(event_shape) if keep_mask is None else np.asarray(keep_mask)
+        if list(keep.shape) != event_shape:
+            raise ValueError(
+                f"`keep_mask` must have shape event_shape={event_shape}; "
+                f"got shape {list(keep.shape)}."
+            )
+        dtype = tf.as_dtype(dtype)
+        with tf.name_scope(name) as name:
+            self._event_shape = event_shape
+            self._momentum = float(momentum)
+            self._epsilon = float(epsilon)
+            self._training_statistics = training_statistics
+            self._keep = tf.constant(keep, dtype=dtype)
+            self._transform = 1.0 - self._keep
+            # n_c: how many units of channel c one event contributes.
+            self._units_per_channel = tf.reduce_sum(self._transform, axis=[0, 1])
+            self._moments = MovingMoments(event_shape[-1], dtype=dtype.name, name="moments")
+            self._hold_keras_layers(self._moments)
+            super().__init__(
+                forward_min_event_ndims=IMAGE_EVENT_NDIMS,
+                validate_args=validate_args,
+                dtype=dtype,
+                parameters=parameters,
+                name=name,
+            )
+
+    @property
+    def moving_mean(self):
+        return self._moments.moving_mean
+
+    @property
+    def moving_variance(self):
+        return self._moments.moving_variance
+
+    def _batch_moments(self, x):
+        """Mean and variance of the transformed units per channel, over the global batch."""
+        replica = tf.distribute.get_replica_context()
+
+        def global_sum(value):
+            if replica is None or replica.num_replicas_in_sync == 1:
+                return value
+            return replica.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+        reduce_axes = list(range(x.shape.rank - 1))
+        num_events = tf.cast(tf.reduce_prod(tf.shape(x)[:-IMAGE_EVENT_NDIMS]), x.dtype)
+        count = global_sum(num_events * self._units_per_channel)
+        mean = tf.math.divide_no_nan(
+            global_sum(tf.reduce_sum(x * self._transform, axis=reduce_axes)), count
+        )
+        squares = tf.square((x - mean) * self._transform)
+        variance = tf.math.divide_no_nan(
+            global_sum(tf.reduce_sum(squares, axis=reduce_axes)), count
+        )
+        return mean, variance
+
+    def _moving_statistics(self):
+        return (
+            tf.convert_to_tensor(self._moments.moving_mean),
+            tf.convert_to_tensor(self._moments.moving_variance),
+        )
+
+    def _statistics(self, x, training):
+        if not training:
+            return self._moving_statistics()
+        mean, variance = self._batch_moments(x)
+        moving = self._moments.update(mean, variance, self._momentum)
+        return moving if self._training_statistics == "running_average" else (mean, variance)
+
+    def _log_det(self, variance, x):
+        log_det = -0.5 * tf.reduce_sum(
+            self._units_per_channel * tf.math.log(variance + self._epsilon)
+        )
+        return tf.broadcast_to(log_det, tf.shape(x)[:-IMAGE_EVENT_NDIMS])
+
+    def _inverse_and_log_det(self, x, training=False):
+        check_event_shape(x, self._event_shape, "x", self.name)
+        mean, variance = self._statistics(x, training)
+        normalised = (x - mean) * tf.math.rsqrt(variance + self._epsilon)
+        y = x + self._transform * (normalised - x)
+        return y, self._log_det(variance, x)
+
+    def _forward_and_log_det(self, y, training=False):
+        reject_training_in_forward(training, self.name)
+        check_event_shape(y, self._event_shape, "y", self.name)
+        mean, variance = self._moving_statistics()
+        restored = y * tf.sqrt(variance + self._epsilon) + mean
+        x = y + self._transform * (restored - y)
+        return x, -self._log_det(variance, y)

@@ -1,0 +1,157 @@
+"""The Real NVP shift / log-scale network: a weight-normalised ResNet with skip connections."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfp_realnvp.networks.residual_block import ResidualBlock, batch_norm_layer
+from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp")
+class ResNetConditioner(keras.layers.Layer):
+    """The paper's s/t network: masked input [B, H, W, C] -> [B, H, W, 2C] = (shift, raw log-scale).
+
+    As in the authors' code:
+
+        h    = BN(x)                            (normalise the masked input; no learned affine)
+        h    = relu(concat([2h, -2h, mask]))    (checkerboard variant: x2 for the zeroed half,
+               relu(concat([h, -h])) otherwise    the mask as an input channel)
+        h    = conv3x3(h);            skip = conv1x1(h)
+        for each of N residual blocks:
+             h = block(h);            skip += conv1x1(h)
+        out  = conv1x1(relu(BN(skip)))          (zero-initialised: a new coupling is the identity)
+
+    Every convolution is weight-normalised (`WeightNormConv2D`); BN is Keras batch norm,
+    synchronised across replicas, batch statistics when `training=True`, moving ones otherwise.
+
+    Args:
+      num_filters: feature maps of the hidden layers.
+      num_res_blocks: number of pre-activation residual blocks.
+      mask_channel: optional [H, W] 0/1 array appended to the input as a channel (and the input
+        doubled): the checkerboard coupling's variant. None for channel-wise couplings.
+      use_batch_norm: use batch normalisation in the network.
+      magnitude_regularizer: Keras regularizer for every weight-norm magnitude, or None.
+
+    Example:
+      >>> net = ResNetConditioner(num_filters=32, num_res_blocks=2)
+      >>> net(tf.zeros([4, 8, 8, 3])).shape
+      TensorShape([4, 8, 8, 6])
+    """
+
+    def __init__(
+        self,
+        num_filters=64,
+        num_res_blocks=8,
+        *,
+        mask_channel=None,
+        use_batch_norm=True,
+        magnitude_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_filters) <= 0:
+            raise ValueError(f"`num_filters` must be positive; got num_filters={num_filters!r}.")
+        if int(num_res_blocks) < 0:
+            raise ValueError(
+                f"`num_res_blocks` must be >= 0; got num_res_blocks={num_res_blocks!r}."
+            )
+        self.num_filters = int(num_filters)
+        self.num_res_blocks = int(num_res_blocks)
+        self.use_batch_norm = bool(use_batch_norm)
+        self.magnitude_regularizer = keras.regularizers.get(magnitude_regularizer)
+        self.mask_channel = None
+        if mask_channel is not None:
+            mask_channel = np.asarray(mask_channel, dtype="float64")
+            if mask_channel.ndim != 2:
+                raise ValueError(
+                    f"`mask_channel` must be an [H, W] array; got shape {list(mask_channel.shape)}."
+                )
+            self.mask_channel = mask_channel
+        wn = dict(magnitude_regularizer=self.magnitude_regularizer, dtype=self.dtype_policy)
+        if self.use_batch_norm:
+            self.input_norm = batch_norm_layer(
+                "input_norm", center=False, scale=False, dtype=self.dtype_policy
+            )
+            self.output_norm = batch_norm_layer("output_norm", dtype=self.dtype_policy)
+        self.input_conv = WeightNormConv2D(self.num_filters, 3, name="input_conv", **wn)
+        self.input_skip = WeightNormConv2D(self.num_filters, 1, name="input_skip", **wn)
+        self.blocks = [
+            ResidualBlock(
+                self.num_filters,
+                use_batch_norm=self.use_batch_norm,
+                magnitude_regularizer=self.magnitude_regularizer,
+                name=f"block_{i}",
+                dtype=self.dtype_policy,
+            )
+            for i in range(self.num_res_blocks)
+        ]
+        self.block_skips = [
+            WeightNormConv2D(self.num_filters, 1, name=f"block_skip_{i}", **wn)
+            for i in range(self.num_res_blocks)
+        ]
+        self.output_conv = None  # its width (2C) is known at build time
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        channels = int(input_shape[-1])
+        if self.mask_channel is not None and tuple(self.mask_channel.shape) != tuple(
+            input_shape[1:3]
+        ):
+            raise ValueError(
+                f"`mask_channel` has shape {list(self.mask_channel.shape)} but the input's "
+                f"height and width are {list(input_shape[1:3])}."
+            )
+        if self.use_batch_norm:
+            self.input_norm.build(input_shape)
+        extra = 1 if self.mask_channel is not None else 0
+        self.input_conv.build(input_shape[:-1] + (2 * channels + extra,))
+        hidden = input_shape[:-1] + (self.num_filters,)
+        self.input_skip.build(hidden)
+        for block, skip in zip(self.blocks, self.block_skips):
+            block.build(hidden)
+            skip.build(hidden)
+        if self.use_batch_norm:
+            self.output_norm.build(hidden)
+        self.output_conv = WeightNormConv2D(
+            2 * channels,
+            1,
+            zero_init=True,
+            magnitude_regularizer=self.magnitude_regularizer,
+            name="output_conv",
+            dtype=self.dtype_policy,
+        )
+        self.output_conv.build(hidden)
+
+    def call(self, inputs, training=False):
+        h = inputs
+        if self.use_batch_norm:
+            h = self.input_norm(h, training=training)
+        if self.mask_channel is not None:
+            # Broadcast the [H, W] mask to [B, H, W, 1] by adding it to zeros of that shape.
+            mask = ops.zeros_like(h[..., :1]) + ops.cast(self.mask_channel[:, :, None], h.dtype)
+            h = ops.concatenate([2.0 * h, -2.0 * h, mask], axis=-1)
+        else:
+            h = ops.concatenate([h, -h], axis=-1)
+        h = self.input_conv(ops.relu(h))
+        skip = self.input_skip(h)
+        for block, block_skip in zip(self.blocks, self.block_skips):
+            h = block(h, training=training)
+            skip = skip + block_skip(h)
+        if self.use_batch_norm:
+            skip = self.output_norm(skip, training=training)
+        return self.output_conv(ops.relu(skip))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (2 * int(input_shape[-1]),)
+
+    def get_config(self):
+        mask = None if self.mask_channel is None else self.mask_channel.tolist()
+        return {
+            **super().get_config(),
+            "num_filters": self.num_filters,
+            "num_res_blocks": self.num_res_blocks,
+            "mask_channel": mask,
+            "use_batch_norm": self.use_batch_norm,
+            "magnitude_regularizer": keras.regularizers.serialize(self.magnitude_regularizer),
+        }

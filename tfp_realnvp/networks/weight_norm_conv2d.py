@@ -1,0 +1,72 @@
+"""A 2-D convolution with weight normalisation (Salimans & Kingma, 2016)."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp")
+class WeightNormConv2D(keras.layers.Layer):
+    """Convolution whose kernel is a direction times a learned magnitude.
+
+        kernel[..., o] = g[o] * v[..., o] / ||v[..., o]||_2     (norm over kh, kw, c_in)
+        y = conv2d(x, kernel, stride 1, 'same' padding) + bias
+
+    The magnitude `g` is the weight the paper's L2 penalty applies to (`magnitude_regularizer`).
+    With `zero_init=True`, g starts at 0, so the layer outputs its (zero) bias: the last layer of
+    a coupling's network starts that way so every new coupling is the identity.
+
+    Args:
+      filters: number of output channels.
+      kernel_size: int, the kernel's height and width.
+      zero_init: start with g = 0 (output identically zero) instead of g = 1.
+      magnitude_regularizer: a Keras regularizer for g, or None.
+
+    Reference: Salimans & Kingma, "Weight Normalization", https://arxiv.org/abs/1602.07868
+    """
+
+    def __init__(
+        self, filters, kernel_size, *, zero_init=False, magnitude_regularizer=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if int(filters) <= 0:
+            raise ValueError(f"`filters` must be a positive integer; got filters={filters!r}.")
+        if int(kernel_size) <= 0 or int(kernel_size) % 2 == 0:
+            raise ValueError(
+                f"`kernel_size` must be a positive odd integer; got kernel_size={kernel_size!r}."
+            )
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.zero_init = bool(zero_init)
+        self.magnitude_regularizer = keras.regularizers.get(magnitude_regularizer)
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        self.direction = self.add_weight(
+            name="direction",
+            shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
+            initializer=keras.initializers.RandomNormal(stddev=0.05),
+        )
+        self.magnitude = self.add_weight(
+            name="magnitude",
+            shape=(self.filters,),
+            initializer="zeros" if self.zero_init else "ones",
+            regularizer=self.magnitude_regularizer,
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, inputs):
+        direction_norm = ops.sqrt(ops.sum(ops.square(self.direction), axis=(0, 1, 2)))
+        kernel = self.direction * (self.magnitude / direction_norm)
+        return ops.conv(inputs, kernel, strides=1, padding="same") + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.filters,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "zero_init": self.zero_init,
+            "magnitude_regularizer": keras.regularizers.serialize(self.magnitude_regularizer),
+        }
