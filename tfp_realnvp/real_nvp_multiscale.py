@@ -241,7 +241,7 @@ class RealNVPMultiScale(FlowBijector):
                 f"`parts` must hold one latent per scale ({self._num_scales}); got {len(parts)}."
             )
         parts = [tf.convert_to_tensor(p, dtype=self.dtype) for p in parts]
-        for part, shape, index in zip(parts, self.latent_shapes(), range(len(parts))):
+        for index, (part, shape) in enumerate(zip(parts, self.latent_shapes(), strict=True)):
             check_event_shape(part, shape, f"parts[{index}]", self.name)
         z = parts[-1]
         for factored in reversed(parts[:-1]):

@@ -108,7 +108,7 @@ class ResNetConditioner(keras.layers.Layer):
         self.input_conv.build(input_shape[:-1] + (2 * channels + extra,))
         hidden = input_shape[:-1] + (self.num_filters,)
         self.input_skip.build(hidden)
-        for block, skip in zip(self.blocks, self.block_skips):
+        for block, skip in zip(self.blocks, self.block_skips, strict=True):
             block.build(hidden)
             skip.build(hidden)
         if self.use_batch_norm:
@@ -135,7 +135,7 @@ class ResNetConditioner(keras.layers.Layer):
             h = ops.concatenate([h, -h], axis=-1)
         h = self.input_conv(ops.relu(h))
         skip = self.input_skip(h)
-        for block, block_skip in zip(self.blocks, self.block_skips):
+        for block, block_skip in zip(self.blocks, self.block_skips, strict=True):
             h = block(h, training=training)
             skip = skip + block_skip(h)
         if self.use_batch_norm:
