@@ -1,5 +1,7 @@
 """Real NVP's preprocessing: pixels in [0, 1] <-> logit space."""
 
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -67,10 +69,10 @@ class LogitPreprocess(tfb.Bijector):
 
     def _inverse_log_det_jacobian(self, x):
         p = self._squash(x)
-        return tf.math.log1p(-2.0 * self._alpha) - tf.math.log(p) - tf.math.log1p(-p)
+        return math.log1p(-2.0 * self._alpha) - tf.math.log(p) - tf.math.log1p(-p)
 
     def _forward(self, y):
         return (tf.sigmoid(y) - self._alpha) / (1.0 - 2.0 * self._alpha)
 
     def _forward_log_det_jacobian(self, y):
-        return -tf.math.log1p(-2.0 * self._alpha) - tf.nn.softplus(-y) - tf.nn.softplus(y)
+        return -math.log1p(-2.0 * self._alpha) - tf.nn.softplus(-y) - tf.nn.softplus(y)

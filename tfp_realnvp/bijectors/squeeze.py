@@ -84,7 +84,8 @@ class Squeeze(tfb.Bijector):
         return squeeze_2x2(y)
 
     def _forward_log_det_jacobian(self, x):
-        return tf.zeros([], dtype=x.dtype)
+        # Zero, with the batch shape like every log-det of this package.
+        return tf.zeros(tf.shape(x)[:-IMAGE_EVENT_NDIMS], dtype=x.dtype)
 
     def _forward_event_shape(self, input_shape):
         height, width, channels = input_shape[-IMAGE_EVENT_NDIMS:]

@@ -1,0 +1,160 @@
+"""A registry of every bijector of the package, for the contract tests."""
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_realnvp
+from tfp_realnvp import (
+    FactorOut,
+    FlowSequence,
+    LogitPreprocess,
+    MaskedAffineCoupling,
+    MovingAverageBatchNorm,
+    RealNVPMultiScale,
+    ResNetConditioner,
+    Squeeze,
+    channel_mask,
+    checkerboard_mask,
+)
+
+tfb = tfp.bijectors
+EVENT = [8, 8, 2]
+
+
+@dataclasses.dataclass
+class Case:
+    """A bijector factory and what its inputs look like."""
+
+    name: str
+    make: Callable[[tf.DType], tfb.Bijector]
+    event_shape: list = dataclasses.field(default_factory=lambda: list(EVENT))
+    pixels: bool = False  # inverse inputs are pixels in [0, 1]
+
+    def data(self, batch_shape, dtype, seed=0):
+        """Inputs of `inverse`: images [*batch_shape, H, W, C]."""
+        shape = [*batch_shape, *self.event_shape]
+        if self.pixels:
+            return tf.random.stateless_uniform(shape, [seed, 1], 0.02, 0.98, dtype=dtype)
+        return tf.random.stateless_normal(shape, [seed, 2], dtype=dtype)
+
+
+def takes_training(bijector):
+    return isinstance(bijector, tfp_realnvp.FlowBijector)
+
+
+def small_conditioner(mask, dtype, checkerboard=True):
+    return ResNetConditioner(
+        4,
+        1,
+        mask_channel=mask[..., 0] if checkerboard else None,
+        dtype=tf.as_dtype(dtype).name,
+    )
+
+
+def _checkerboard_coupling(dtype):
+    mask = checkerboard_mask(EVENT, parity=1)
+    return MaskedAffineCoupling(mask, small_conditioner(mask, dtype), dtype=dtype)
+
+
+def _channel_coupling(dtype):
+    mask = channel_mask(EVENT, keep_first_half=False)
+    return MaskedAffineCoupling(mask, small_conditioner(mask, dtype, False), dtype=dtype)
+
+
+def _dense_coupling(dtype):
+    """A coupling around a user's own Keras network (not the package's ResNet)."""
+    mask = checkerboard_mask(EVENT, parity=0)
+    network = keras.Sequential(
+        [
+            keras.layers.Conv2D(6, 3, padding="same", activation="tanh", dtype=dtype.name),
+            keras.layers.Conv2D(4, 3, padding="same", kernel_initializer="zeros", dtype=dtype.name),
+        ]
+    )
+    return MaskedAffineCoupling(mask, network, dtype=dtype)
+
+
+def _batch_norm(dtype):
+    return MovingAverageBatchNorm(EVENT, momentum=0.5, dtype=dtype)
+
+
+def _masked_batch_norm(dtype):
+    return MovingAverageBatchNorm(
+        EVENT, keep_mask=checkerboard_mask(EVENT), momentum=0.5, dtype=dtype
+    )
+
+
+def _running_average_batch_norm(dtype):
+    return MovingAverageBatchNorm(
+        EVENT,
+        keep_mask=channel_mask(EVENT),
+        momentum=0.5,
+        training_statistics="running_average",
+        dtype=dtype,
+    )
+
+
+def _factor_out(dtype):
+    inner = [8, 8, 1]
+    mask = checkerboard_mask(inner)
+    return FactorOut(MaskedAffineCoupling(mask, small_conditioner(mask, dtype), dtype=dtype))
+
+
+def _sequence(dtype):
+    mask = channel_mask([4, 4, 8])
+    return FlowSequence(
+        [
+            _checkerboard_coupling(dtype),
+            _masked_batch_norm(dtype),
+            Squeeze(),
+            MaskedAffineCoupling(mask, small_conditioner(mask, dtype, False), dtype=dtype),
+            tfb.Invert(Squeeze()),
+        ]
+    )
+
+
+def _multiscale(num_scales, **kwargs):
+    def make(dtype):
+        return RealNVPMultiScale(
+            EVENT,
+            num_scales=num_scales,
+            num_res_blocks=1,
+            num_filters=4,
+            batch_norm_momentum=0.5,
+            dtype=dtype,
+            **kwargs,
+        )
+
+    return make
+
+
+CASES = [
+    Case("coupling_checkerboard", _checkerboard_coupling),
+    Case("coupling_channel", _channel_coupling),
+    Case("coupling_user_network", _dense_coupling),
+    Case("batch_norm", _batch_norm),
+    Case("batch_norm_masked", _masked_batch_norm),
+    Case("batch_norm_running_average", _running_average_batch_norm),
+    Case("squeeze", lambda dtype: Squeeze()),
+    Case("factor_out", _factor_out),
+    Case("logit", lambda dtype: LogitPreprocess(0.05), pixels=True),
+    Case("sequence", _sequence),
+    Case("multiscale_2", _multiscale(2), pixels=True),
+    Case("multiscale_3", _multiscale(3), pixels=True),
+    Case("multiscale_no_logit_no_bn", _multiscale(2, logit_alpha=None, use_batch_norm=False)),
+]
+
+
+def prepare(case, dtype):
+    """A bijector with non-trivial weights and moved batch-norm statistics."""
+    bijector = case.make(dtype)
+    for i, variable in enumerate(bijector.trainable_variables):
+        noise = tf.random.stateless_normal(variable.shape, [i, 7], stddev=0.2, dtype=variable.dtype)
+        variable.assign_add(noise)
+    if takes_training(bijector):
+        for step in range(2):
+            bijector.inverse(case.data([16], dtype, seed=100 + step), training=True)
+    return bijector
