@@ -15,6 +15,17 @@ CELEB_A_CROP_LEFT = 15
 CELEB_A_CROP_SIZE = 148
 
 
+def require_shape(image: tf.Tensor, shape: list[int], what: str) -> tf.Tensor:
+    """Returns ``image`` with static shape ``shape``, or fails saying what was expected.
+
+    A statically known, different shape is a ``ValueError`` now; an unknown one is checked
+    when the data flows (``tf.errors.InvalidArgumentError``).
+    """
+    if not image.shape.is_compatible_with(shape):
+        raise ValueError(f"{what} must have shape {shape}; got {image.shape.as_list()}.")
+    return tf.ensure_shape(image, shape)
+
+
 def resize_uint8(image: tf.Tensor, height: tf.Tensor | int, width: tf.Tensor | int) -> tf.Tensor:
     """Resizes a uint8 image [H, W, C] to [height, width, C] and rounds back to uint8.
 
@@ -47,7 +58,7 @@ def crop_celeb_a(image: tf.Tensor, size: int = 64) -> tf.Tensor:
       image: uint8 Tensor [218, 178, 3] (tensorflow-datasets' aligned CelebA images).
       size: the output side (64 in the paper).
     """
-    image = tf.ensure_shape(image, [218, 178, 3])
+    image = require_shape(image, [218, 178, 3], "a CelebA image (aligned, as in tfds)")
     window = image[
         CELEB_A_CROP_TOP : CELEB_A_CROP_TOP + CELEB_A_CROP_SIZE,
         CELEB_A_CROP_LEFT : CELEB_A_CROP_LEFT + CELEB_A_CROP_SIZE,
@@ -71,4 +82,4 @@ def resize_shortest_side(image: tf.Tensor, side: int) -> tf.Tensor:
 
 def check_square(image: tf.Tensor, size: int) -> tf.Tensor:
     """Returns ``image`` after checking that it is [size, size, 3] (downsampled ImageNet)."""
-    return tf.ensure_shape(image, [size, size, 3])
+    return require_shape(image, [size, size, 3], "a downsampled ImageNet image")
