@@ -1,0 +1,5 @@
+"""The Keras 3 training path: the model, its callbacks, image grids."""
+
+from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+
+__all__ = ["RealNVPModel", "default_optimizer"]
