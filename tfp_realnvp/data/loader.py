@@ -81,7 +81,7 @@ def load(
     noise_seed = check_optional_seed("noise_seed", noise_seed)
     if not isinstance(split, str) or not split:
         raise ValueError(f"`split` must be a non-empty string such as 'train'; got {split!r}.")
-    training = split.startswith("train") if training is None else bool(training)
+    training = split.startswith(info.train_split) if training is None else bool(training)
     shuffle = training if shuffle is None else bool(shuffle)
     cache = info.cache if cache is None else bool(cache)
 
