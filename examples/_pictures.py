@@ -77,6 +77,19 @@ def with_title(picture, title, size=14):
     return canvas
 
 
+def with_column_titles(picture, titles, size=13):
+    """`picture` (a grid of equal columns) with one caption centred over each column."""
+    strip = size + 10
+    canvas = Image.new("RGB", (picture.width, picture.height + strip), BACKGROUND)
+    canvas.paste(picture, (0, strip))
+    draw = ImageDraw.Draw(canvas)
+    column_width = picture.width / len(titles)
+    for i, title in enumerate(titles):
+        centre = (i + 0.5) * column_width
+        draw.text((centre, 4), title, fill=INK, font=font(size), anchor="ma")
+    return canvas
+
+
 def side_by_side(pictures, gap=12):
     """Pictures next to each other, top-aligned, on a white background."""
     width = sum(p.width for p in pictures) + gap * (len(pictures) + 1)
