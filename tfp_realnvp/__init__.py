@@ -18,6 +18,7 @@ from tfp_realnvp.bijectors import (
 from tfp_realnvp.bits_per_dim import bits_per_dim
 from tfp_realnvp.networks import ResNetConditioner, WeightNormConv2D
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
+from tfp_realnvp.training import RealNVPModel
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "LogitPreprocess",
     "MaskedAffineCoupling",
     "MovingAverageBatchNorm",
+    "RealNVPModel",
     "RealNVPMultiScale",
     "ResNetConditioner",
     "Squeeze",

@@ -15,22 +15,6 @@ tfd = tfp.distributions
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_GLOBAL_CLIPNORM = 100.0
 
-# The constructor arguments of RealNVPMultiScale that `get_config` records.
-_FLOW_ARGUMENTS = (
-    "event_shape",
-    "num_scales",
-    "num_res_blocks",
-    "num_filters",
-    "logit_alpha",
-    "use_batch_norm",
-    "batch_norm_momentum",
-    "batch_norm_epsilon",
-    "batch_norm_statistics",
-    "l2_regularization",
-    "validate_args",
-    "dtype",
-)
-
 
 def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
     """Adam (beta1 0.9, beta2 0.999) with global gradient-norm clipping at 100, as in the paper."""
@@ -43,9 +27,12 @@ def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
 
 
 def flow_config(flow):
-    """The constructor arguments of a `RealNVPMultiScale`, as JSON-friendly values."""
-    parameters = flow.parameters
-    config = {key: parameters[key] for key in _FLOW_ARGUMENTS}
+    """The constructor arguments of a `RealNVPMultiScale` (but its name), JSON-friendly."""
+    config = {
+        key: value
+        for key, value in flow.parameters.items()
+        if key not in ("self", "name") and not key.startswith("__")
+    }
     config["event_shape"] = [int(d) for d in config["event_shape"]]
     config["dtype"] = tf.as_dtype(config["dtype"]).name
     return config
@@ -233,6 +220,11 @@ class RealNVPModel(keras.Model):
             "flow": flow_config(self._flow),
             "num_bins": self.num_bins,
         }
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model as it was saved, so its optimizer state is restored too."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
 
     @classmethod
     def from_config(cls, config):

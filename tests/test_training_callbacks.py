@@ -1,0 +1,192 @@
+"""The training callbacks: TensorBoard scalars and sample images, backups, NaN stops."""
+
+import glob
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_realnvp
+from tfp_realnvp.training import RealNVPModel, callbacks
+
+EVENT_SHAPE = [4, 4, 1]
+BATCH = 8
+STEPS = 4  # batches per epoch
+
+
+def images(count, seed=0):
+    return np.random.default_rng(seed).uniform(size=[count, *EVENT_SHAPE]).astype("float32")
+
+
+def batches(data):
+    return tf.data.Dataset.from_tensor_slices(data).batch(BATCH)
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One tiny compiled model shared by the tests (its train step is traced once)."""
+    keras.utils.set_random_seed(0)
+    flow = tfp_realnvp.RealNVPMultiScale(EVENT_SHAPE, num_scales=1, num_res_blocks=0, num_filters=4)
+    model = RealNVPModel(flow, num_bins=256)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+def read_events(directory):
+    """{tag: [(step, value)]} of every event file under `directory` (scalars and images)."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(directory, "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
+    return {tag: sorted(entries, key=lambda entry: entry[0]) for tag, entries in found.items()}
+
+
+def file_digest(path):
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def state(model):
+    """Every weight of the model (batch-norm statistics included) and of its optimizer."""
+    return [v.numpy().copy() for v in [*model.weights, *model.optimizer.variables]]
+
+
+def test_tensorboard_scalars_and_sample_images(model, tmp_path):
+    logdir = str(tmp_path)
+    history = model.fit(
+        batches(images(BATCH * STEPS)),
+        validation_data=batches(images(BATCH * 2, seed=1)),
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            callbacks.ResumingTensorBoard(logdir, update_freq=2),
+            callbacks.SampleGrid(logdir, num_samples=4),
+        ],
+    ).history
+    start = int(model.optimizer.iterations.numpy()) - 2 * STEPS  # earlier tests' steps
+    train = read_events(os.path.join(logdir, "train"))
+    validation = read_events(os.path.join(logdir, "validation"))
+    samples = read_events(os.path.join(logdir, "samples"))
+
+    # Every 2 steps during training, and once per epoch for training and validation.
+    steps = [step for step, _ in train["batch_bits_per_dim"]]
+    assert steps == [s for s in range(start + 1, start + 2 * STEPS + 1) if s % 2 == 0]
+    epoch_values = [float(v) for _, v in train["epoch_bits_per_dim"]]
+    np.testing.assert_allclose(epoch_values, history["bits_per_dim"], rtol=1e-6)
+    assert [s for s, _ in train["epoch_bits_per_dim"]] == [0, 1]
+    val_values = [float(v) for _, v in validation["epoch_bits_per_dim"]]
+    np.testing.assert_allclose(val_values, history["val_bits_per_dim"], rtol=1e-6)
+    assert "epoch_loss" in train and "epoch_loss" in validation
+
+    # One sample grid per epoch: 2x2 grid of 4x4 images zoomed 8x, 1-pixel padding.
+    assert [s for s, _ in samples["samples"]] == [0, 1]
+    width, height, png = samples["samples"][-1][1][:3]
+    image = tf.image.decode_png(png).numpy()
+    assert (int(width), int(height)) == (2 * 33 + 1, 2 * 33 + 1)
+    assert image.shape[:2] == (67, 67)
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_path):
+    backup_dir = str(tmp_path / "backup")
+    model_path = str(tmp_path / "model.keras")
+
+    def fit(data, epochs):
+        return model.fit(
+            batches(data),
+            epochs=epochs,
+            verbose=0,
+            callbacks=[
+                callbacks.StopOnNonFiniteLoss(),
+                callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+                callbacks.AtomicModelCheckpoint(model_path),
+            ],
+        )
+
+    before = state(model)
+    fit(images(BATCH * STEPS), epochs=1)
+    weights_path = os.path.join(backup_dir, "latest.weights.h5")
+    good = {path: file_digest(path) for path in (weights_path, model_path)}
+    assert callbacks.completed_epochs(backup_dir) == 1
+
+    poisoned = images(BATCH * STEPS)
+    poisoned[BATCH + 3, 1, 2, 0] = np.nan  # the second batch
+    with pytest.raises(callbacks.NonFiniteLossError, match=r"^the training loss became nan at "):
+        fit(poisoned, epochs=3)
+    assert not all(np.all(np.isfinite(v)) for v in state(model))  # the NaN reached the weights
+    assert {path: file_digest(path) for path in good} == good
+    assert callbacks.completed_epochs(backup_dir) == 1
+    restored = keras.saving.load_model(model_path)
+    assert all(np.all(np.isfinite(v.numpy())) for v in restored.weights)
+    for variable, value in zip([*model.weights, *model.optimizer.variables], before, strict=True):
+        variable.assign(value)  # the other tests share this model
+
+
+def test_model_checkpoint_skips_epochs_with_non_finite_logs(model, tmp_path):
+    path = str(tmp_path / "model.keras")
+    checkpoint = callbacks.AtomicModelCheckpoint(path)
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(0, {"loss": float("inf"), "bits_per_dim": 3.0})
+    assert not os.path.exists(path)
+    checkpoint.on_epoch_end(0, {"loss": 1.0, "bits_per_dim": 3.0})
+    assert os.path.exists(path)
+    assert not os.path.exists(str(tmp_path / "partial.model.keras"))
+    with pytest.raises(ValueError, match=r"^`filepath` must end in \.keras; got filepath='x\.h5'"):
+        callbacks.AtomicModelCheckpoint("x.h5")
+
+
+def test_backup_restores_weights_statistics_optimizer_and_epoch(tmp_path):
+    keras.utils.set_random_seed(2)
+    flow = tfp_realnvp.RealNVPMultiScale(EVENT_SHAPE, num_scales=1, num_res_blocks=0, num_filters=4)
+    model = RealNVPModel(flow)
+    model.compile()
+    backup_dir = str(tmp_path / "backup")
+    logdir = str(tmp_path / "logs")
+    data = batches(images(BATCH * STEPS))
+
+    def backup_callbacks():
+        return [
+            callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+            callbacks.ResumingTensorBoard(logdir, update_freq=1),
+        ]
+
+    model.fit(data, epochs=1, verbose=0, callbacks=backup_callbacks())
+    saved = state(model)
+    assert int(model.optimizer.iterations.numpy()) == STEPS
+    with open(os.path.join(backup_dir, "training_metadata.json")) as file:
+        assert json.load(file)["epoch"] == 1
+
+    # Scramble everything, as a fresh process would have other values.
+    rng = np.random.default_rng(0)
+    for variable in [*model.weights, *model.optimizer.variables]:
+        variable.assign(rng.uniform(size=variable.shape).astype(variable.dtype))
+    restored, epochs_run = [], []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            restored.extend(state(self.model))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_run.append(epoch)
+
+    model.fit(data, epochs=2, verbose=0, callbacks=[*backup_callbacks(), Probe()])
+    assert len(restored) == len(saved) > 0
+    for before, after in zip(saved, restored, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert epochs_run == [1]
+    # TensorBoard's batch steps continue from the restored iteration count.
+    steps = [s for s, _ in read_events(os.path.join(logdir, "train"))["batch_bits_per_dim"]]
+    assert steps == list(range(1, 2 * STEPS + 1))
+
+
+def test_sample_grid_uses_fixed_latents(model, tmp_path):
+    grid = callbacks.SampleGrid(str(tmp_path), num_samples=9, temperature=0.5, seed=3)
+    grid.set_model(model)
+    first, second = grid.grid(), grid.grid()
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (3 * 33 + 1, 3 * 33 + 1, 1)
+    assert np.std(grid.latents()) == pytest.approx(0.5, rel=0.2)

@@ -1,0 +1,141 @@
+"""`tfp-realnvp train`: fit a Real NVP flow, resumably, with TensorBoard logs and checkpoints.
+
+Writes into the log dir:
+    config.json      the dataset and architecture (a rerun with other ones is refused)
+    backup/          Keras BackupAndRestore state: weights, batch-norm statistics, optimizer,
+                     epoch; the same command run again resumes after the last completed epoch
+    train/ validation/ samples/   TensorBoard events (bits/dim, loss, sample grids)
+    model.keras      the model after the last good epoch
+    samples.png      a grid of samples at the end
+"""
+
+import importlib.util
+import os
+
+from tfp_realnvp.cli import arguments, loading, run_config
+from tfp_realnvp.cli.errors import TrainingFailed, UsageError
+
+
+def run(args):
+    """Trains as `args` say; returns the exit status (0)."""
+    info = loading.dataset_info(args.dataset)
+    num_scales, num_res_blocks, num_filters = arguments.architecture(
+        args.dataset, args.num_scales, args.num_res_blocks, args.num_filters
+    )
+    problem = arguments.squeeze_error(info.image_shape, num_scales)
+    if problem is not None:
+        raise UsageError(f"argument --num-scales: {problem} ({args.dataset})")
+    logdir = args.logdir or os.path.join("runs", args.dataset.replace("/", "_"))
+    epochs = args.epochs or arguments.default_epochs(args.dataset)
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise TrainingFailed(
+            "TensorBoard is not installed (TensorFlow 2.21 no longer brings it): "
+            "pip install tensorboard"
+        )
+    import keras
+    import tensorflow as tf
+
+    from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
+    from tfp_realnvp.training import RealNVPModel, callbacks, default_optimizer
+    from tfp_realnvp.training.image_grid import save_png
+    from tfp_realnvp.training.real_nvp_model import flow_config
+
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
+    strategy = (
+        tf.distribute.MirroredStrategy()
+        if args.strategy == "mirrored"
+        else tf.distribute.get_strategy()
+    )
+    with strategy.scope():
+        flow = RealNVPMultiScale(
+            list(info.image_shape),
+            num_scales=num_scales,
+            num_res_blocks=num_res_blocks,
+            num_filters=num_filters,
+        )
+        model = RealNVPModel(flow, num_bins=info.num_bins)
+    config = {
+        "dataset": args.dataset,
+        "num_bins": info.num_bins,
+        "flow": flow_config(flow),
+        "training": {
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "steps_per_epoch": args.steps_per_epoch,
+            "epochs": epochs,
+        },
+    }
+    saved = run_config.read_config(logdir)
+    if saved is not None:
+        mismatch = run_config.architecture_mismatch(saved, config)
+        if mismatch is not None:
+            raise UsageError(
+                f"argument --logdir: {logdir!r} holds a run of another architecture "
+                f"({mismatch}); pass the same flags or choose a new --logdir"
+            )
+
+    train_batches = loading.load_batches(
+        args.dataset, info.train_split, args.batch_size, args.data_dir, args.manual_dir
+    )
+    if args.steps_per_epoch is not None:
+        train_batches = train_batches.repeat()
+    test_batches = loading.held_out_batches(
+        args.dataset, args.batch_size, args.data_dir, args.manual_dir
+    )
+    run_config.write_config(logdir, config)
+    with strategy.scope():
+        model.compile(
+            optimizer=default_optimizer(args.learning_rate),
+            jit_compile="auto" if args.jit_compile is None else args.jit_compile,
+        )
+
+    backup_dir = os.path.join(logdir, run_config.BACKUP_DIR)
+    done = callbacks.completed_epochs(backup_dir)
+    if done:
+        print(f"Resuming {logdir} after epoch {done} of {epochs}.", flush=True)
+    else:
+        print(
+            f"Training Real NVP ({num_scales} scales, {num_res_blocks} residual blocks, "
+            f"{num_filters} filters) on {args.dataset} {list(info.image_shape)}, "
+            f"{info.num_bins} levels; logs in {logdir}.",
+            flush=True,
+        )
+    sample_grid = callbacks.SampleGrid(
+        logdir, num_samples=args.num_samples, temperature=args.temperature
+    )
+    model_path = os.path.join(logdir, run_config.MODEL_FILE)
+    try:
+        model.fit(
+            train_batches,
+            epochs=epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            validation_data=test_batches,
+            validation_steps=args.validation_steps,
+            verbose=args.verbose,
+            callbacks=[
+                # First: a NaN batch must stop training before any callback saves.
+                callbacks.StopOnNonFiniteLoss(),
+                # Before TensorBoard, which continues from the restored iteration count.
+                callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+                callbacks.ResumingTensorBoard(logdir, update_freq=args.update_freq),
+                sample_grid,
+                callbacks.AtomicModelCheckpoint(model_path),
+            ],
+        )
+    except callbacks.NonFiniteLossError as error:
+        kept = callbacks.completed_epochs(backup_dir)
+        raise TrainingFailed(
+            f"{error}. The last good checkpoint (epoch {kept}) is kept in {backup_dir}"
+            + (f" and {model_path}" if os.path.exists(model_path) else "")
+            + "; lower --learning-rate or check the data, then rerun."
+        ) from None
+
+    callbacks.save_model_atomically(model, model_path)
+    samples_path = os.path.join(logdir, run_config.SAMPLES_FILE)
+    save_png(samples_path, sample_grid.grid())
+    result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)
+    print(f"Saved {model_path} and {samples_path}.")
+    print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
+    return 0
