@@ -1,0 +1,100 @@
+"""The TensorFlow flows of the benchmark: this package's Real NVP and TFP's `tfb.Glow`.
+
+Both model dequantised 32x32x3 pixels x in [0, 1] through the same logit preprocessing
+(alpha 0.05, its log-det in log p(x)), so their log-likelihoods are in the same units.
+"""
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_realnvp
+
+tfb, tfd = tfp.bijectors, tfp.distributions
+
+IMAGE_SHAPE = [32, 32, 3]
+LOGIT_ALPHA = 0.05
+GLOW_BLOCKS, GLOW_STEPS_PER_BLOCK = 2, 5  # 10 couplings in 2 blocks
+
+
+def realnvp(size, memory_saving=False):
+    flow = tfp_realnvp.RealNVPMultiScale(
+        IMAGE_SHAPE,
+        num_scales=2,
+        num_res_blocks=size["num_res_blocks"],
+        num_filters=size["num_filters"],
+        logit_alpha=LOGIT_ALPHA,
+        memory_saving_gradients=memory_saving,
+    )
+    base = tfd.Sample(tfd.Normal(0.0, 1.0), IMAGE_SHAPE)
+    return tfd.TransformedDistribution(base, flow), {"training": True}
+
+
+def glow(num_hidden):
+    """tfb.Glow with `GlowDefaultNetwork(num_hidden)` couplings, after the logit preprocessing.
+
+    Glow's default networks are Keras 2 (tf_keras) models built inside the bijector; they are
+    plain variables to a GradientTape, which is all a TFP training loop needs. Glow's ActNorm
+    has no training mode, so it gets no `bijector_kwargs`.
+    """
+    flow = tfb.Glow(
+        output_shape=IMAGE_SHAPE,
+        num_glow_blocks=GLOW_BLOCKS,
+        num_steps_per_block=GLOW_STEPS_PER_BLOCK,
+        coupling_bijector_fn=functools.partial(tfb.GlowDefaultNetwork, num_hidden=num_hidden),
+        exit_bijector_fn=tfb.GlowDefaultExitNetwork,
+    )
+    chain = tfb.Chain([tfp_realnvp.LogitPreprocess(LOGIT_ALPHA), flow])
+    base = tfd.Sample(tfd.Normal(0.0, 1.0), [int(np.prod(IMAGE_SHAPE))])
+    dist = tfd.TransformedDistribution(base, chain)
+    dist.sample(1)  # builds Glow's networks (they are created on first use)
+    return dist, None
+
+
+def num_parameters(dist):
+    return int(sum(np.prod(v.shape) for v in dist.trainable_variables))
+
+
+def glow_matching(num_params, multiple=8):
+    """The `num_hidden` whose Glow has the parameter count closest to `num_params`."""
+    widths = [128, 256, 512]
+    counts = [num_parameters(glow(w)[0]) for w in widths]
+    a, b, c = np.polyfit(widths, counts, 2)
+    root = (-b + np.sqrt(b * b - 4 * a * (c - num_params))) / (2 * a)
+    return int(round(root / multiple) * multiple)
+
+
+def dequantise(pixels):
+    """(pixels + U[0, 1)) / 256 with fresh noise on every call."""
+    pixels = tf.cast(pixels, tf.float32)
+    return (pixels + tf.random.uniform(tf.shape(pixels))) / 256.0
+
+
+def conv_flops(concrete_function, batch_size):
+    """Forward FLOPs per image of the convolutions and matmuls in a traced graph.
+
+    2 * H_out * W_out * k_h * k_w * C_in * C_out per Conv2D (multiply and add), and 2*M*N*K per
+    MatMul, read from the static shapes of the graph's ops, divided by the batch size.
+    """
+    total = 0
+    for op in _all_ops(concrete_function.graph):
+        if op.type in ("Conv2D", "_FusedConv2D"):
+            out = op.outputs[0].shape.as_list()
+            kh, kw, cin, _ = op.inputs[1].shape.as_list()
+            total += 2 * int(np.prod(out)) * kh * kw * cin
+        elif op.type in ("MatMul", "BatchMatMulV2"):
+            a, out = op.inputs[0].shape.as_list(), op.outputs[0].shape.as_list()
+            transpose_a = op.get_attr("transpose_a") if op.type == "MatMul" else False
+            inner = a[-2] if transpose_a else a[-1]
+            total += 2 * int(np.prod(out)) * inner
+    return total / batch_size
+
+
+def _all_ops(graph):
+    yield from graph.get_operations()
+    for function in getattr(graph, "_functions", {}).values():
+        inner = getattr(function, "graph", None)
+        if inner is not None:
+            yield from _all_ops(inner)

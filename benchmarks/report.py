@@ -1,0 +1,270 @@
+"""Writes benchmarks/RESULTS.md from the JSON results of run.py (and the other scripts')."""
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GIB = 2**30
+NAMES = {
+    "realnvp": "Real NVP (tfp_realnvp)",
+    "glow_tfp": "tfb.Glow (TFP)",
+    "normflows": "normflows Glow (PyTorch)",
+}
+VARIANTS = {
+    "function": "tf.function",
+    "xla": "tf.function + XLA",
+    "memory_saving": "tf.function, memory-saving gradients",
+    "memory_saving_xla": "XLA, memory-saving gradients",
+    "eager": "eager",
+}
+
+
+def _fmt(value, digits=1):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _phase(result, phase, key):
+    timing = result.get(phase)
+    return None if timing is None else timing.get(key)
+
+
+def _find(results, model, size, variant=None):
+    for r in results:
+        if r.get("model") == model and r.get("size") == size and "error" not in r:
+            if variant is None or r.get("variant") == variant:
+                return r
+    return None
+
+
+def _best_realnvp(results, size):
+    """The faster of tf.function and XLA (the default compile setting the results recommend)."""
+    candidates = [_find(results, "realnvp", size, v) for v in ("function", "xla")]
+    candidates = [c for c in candidates if c and c.get("train")]
+    return max(candidates, key=lambda c: c["train"]["gflops"], default=None)
+
+
+def table(results, size, peak):
+    rows = [
+        "| model | compiled as | parameters | GFLOP/image (fwd) | train img/s | train GFLOP/s "
+        "| % of sgemm peak | log_prob img/s | log_prob GFLOP/s | sample img/s | sample GFLOP/s "
+        "| peak RSS, training (GiB) | trace + first call (s) | clean timed calls "
+        "(train/log_prob/sample) |",
+        "|" + "---|" * 14,
+    ]
+    for r in results:
+        if r.get("size") != size or r.get("model") == "sgemm":
+            continue
+        if "error" in r:
+            rows.append(f"| {NAMES.get(r['model'])} | {r.get('variant')} | failed: {r['error']} |")
+            continue
+        train_gflops = _phase(r, "train", "gflops")
+        first = (r.get("train_trace_s") or 0) + (_phase(r, "train", "first_call_s") or 0)
+        clean = "/".join(
+            f"{_phase(r, p, 'clean_calls')}/{_phase(r, p, 'calls')}"
+            for p in ("train", "log_prob", "sample")
+        )
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    NAMES[r["model"]],
+                    VARIANTS.get(r["variant"], r["variant"]),
+                    _fmt(r["parameters"]),
+                    _fmt(r["flops_per_image"] / 1e9, 2),
+                    _fmt(_phase(r, "train", "images_per_s")),
+                    _fmt(train_gflops),
+                    _fmt(100 * train_gflops / peak if train_gflops else None, 0),
+                    _fmt(_phase(r, "log_prob", "images_per_s")),
+                    _fmt(_phase(r, "log_prob", "gflops")),
+                    _fmt(_phase(r, "sample", "images_per_s")),
+                    _fmt(_phase(r, "sample", "gflops")),
+                    _fmt(r.get("train_peak_rss_bytes", 0) / GIB, 2),
+                    _fmt(first, 0),
+                    clean,
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def targets(results, peak):
+    size = "paper"
+    ours = _best_realnvp(results, size)
+    plain = _find(results, "realnvp", size, "function")
+    saving = _find(results, "realnvp", size, "memory_saving")
+    xla = _find(results, "realnvp", size, "xla")
+    torch = _find(results, "normflows", size)
+    glow = _find(results, "glow_tfp", size, "function")
+    rows = ["| target | required | measured | met |", "|---|---|---|---|"]
+
+    def row(name, required, measured, ok):
+        rows.append(f"| {name} | {required} | {measured} | {'yes' if ok else 'NO'} |")
+
+    def ratio(a, b, phase):
+        if not (a and b and a.get(phase) and b.get(phase)):
+            return None
+        return a[phase]["gflops"] / b[phase]["gflops"]
+
+    for phase, other, name, need in (
+        ("train", torch, "normflows", 1.3),
+        ("train", glow, "tfb.Glow (tf.function)", 2.0),
+        ("log_prob", torch, "normflows", 1.5),
+        ("sample", torch, "normflows", 1.5),
+    ):
+        value = ratio(ours, other, phase)
+        row(
+            f"{phase} GFLOP/s vs {name}",
+            f">= {need}x",
+            "-" if value is None else f"{value:.2f}x",
+            value is not None and value >= need,
+        )
+    if ours and ours.get("train"):
+        share = ours["train"]["gflops"] / peak
+        row("train GFLOP/s vs sgemm peak", ">= 70%", f"{100 * share:.0f}%", share >= 0.7)
+    if plain and saving and plain.get("train") and saving.get("train"):
+        share = saving["train_peak_rss_bytes"] / plain["train_peak_rss_bytes"]
+        grown = (saving["train_peak_rss_bytes"] - saving["rss_before_bytes"]) / max(
+            1, plain["train_peak_rss_bytes"] - plain["rss_before_bytes"]
+        )
+        row(
+            "memory-saving training peak RSS vs normal",
+            "<= 50%",
+            f"{100 * share:.0f}% ({saving['train_peak_rss_bytes'] / GIB:.2f} vs "
+            f"{plain['train_peak_rss_bytes'] / GIB:.2f} GiB; growth during training "
+            f"{100 * grown:.0f}%)",
+            share <= 0.5,
+        )
+        slow = (
+            plain["train"]["median_s"] and saving["train"]["median_s"] / plain["train"]["median_s"]
+        )
+        rows.append(f"| memory-saving step time vs normal | (cost) | {slow:.2f}x | |")
+    if plain and xla and plain.get("train") and xla.get("train"):
+        gain = plain["train"]["median_s"] / xla["train"]["median_s"]
+        rows.append(f"| XLA training speed-up over tf.function | (report) | {gain:.2f}x | |")
+    return "\n".join(rows)
+
+
+def write_report(meta, results, path):
+    sgemm = next((r for r in results if r.get("model") == "sgemm" and "error" not in r), None)
+    peak = sgemm["peak_gflops"] if sgemm else float("nan")
+    threads = next(
+        (r["threads"] for r in results if "threads" in r and r.get("model") != "sgemm"), {}
+    )
+    parts = [
+        "# Benchmark results",
+        "",
+        "Generated by `python benchmarks/run.py` (see `benchmarks/README.md`); raw numbers in "
+        "`benchmarks/results/benchmark.json`. Do not edit the tables by hand.",
+        "",
+        "## Machine and settings",
+        "",
+        f"- CPU: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
+        f"{meta['machine']['memory_gib']} GiB; Python {meta['machine']['python']}.",
+        f"- GPU: {meta['gpu']}.",
+        f"- Threads: TF intra-op {threads.get('tf_intra_op')}, "
+        f"inter-op {threads.get('tf_inter_op')}; "
+        "torch `set_num_threads(2)`, `set_num_interop_threads(1)`.",
+        f"- Run: {meta['started']} to {meta.get('finished')}; median of at least "
+        f"{meta['repeats']} timed calls after a warm-up call.",
+        "- Load: each timed call records this process's CPU time and the machine's busy CPU time "
+        "(psutil); a call during which other processes used more than 0.15 cores on average is "
+        "discarded, and timing continues (up to 2x the calls). Where fewer clean calls than "
+        "required remain, the median is over all calls and the row's 'clean timed calls' shows "
+        "it. Load average and CPU use before and after each size: "
+        + ", ".join(f"{s['loadavg_1min']:.1f} / {s['cpu_percent']:.0f}%" for s in meta["load"])
+        + f". Waiting for a quiet machine before the run: {meta.get('wait_for_quiet')}.",
+        "",
+        "## sgemm peak (the physical limit)",
+        "",
+    ]
+    if sgemm:
+        parts.append(
+            "float32 2048x2048 matmul, 2 threads: "
+            + ", ".join(
+                f"{k} {sgemm[k]['gflops']:.0f} GFLOP/s" for k in ("numpy", "tensorflow", "torch")
+            )
+            + f". Peak used below: **{peak:.0f} GFLOP/s**."
+        )
+    parts += [
+        "",
+        "FLOPs per image count every convolution (2*H*W*k*k*Cin*Cout, forward) and matmul in the "
+        "traced `log_prob` graph (TF) or by forward hooks (PyTorch); training counts 3x the "
+        "forward. The architectures differ (Real NVP's ResNet couplings vs Glow's 3x3-1x1-3x3 "
+        "networks at matched parameter count), so GFLOP/s is the comparable rate; images/s "
+        "is also given.",
+        "",
+    ]
+    for size, label in (
+        ("paper", "PAPER: 2 scales, 8 residual blocks, 64 feature maps, batch 64"),
+        ("small", "SMALL: 2 scales, 2 residual blocks, 32 feature maps, batch 32"),
+    ):
+        if any(r.get("size") == size for r in results):
+            parts += [f"## {label}", "", table(results, size, peak), ""]
+    parts += ["## Targets (PAPER size, same run)", "", targets(results, peak), ""]
+    profile = HERE / "results" / "profile_parts.json"
+    if profile.exists():
+        parts += ["## Where the training step's time goes", "", _profile_table(profile), ""]
+    parts += _quality_section()
+    notes = HERE / "results" / "notes.md"
+    if notes.exists():
+        parts += [notes.read_text().strip(), ""]
+    Path(path).write_text("\n".join(parts))
+
+
+def _profile_table(path):
+    data = json.loads(path.read_text())
+    rows = [
+        f"PAPER size, batch {data['batch_size']}, forward + backward of each part alone "
+        f"(tf.function), times the number of such parts in the flow; {data['note']}",
+        "",
+        "| part | count in the flow | ms per call | ms per training step | share |",
+        "|---|---|---|---|---|",
+    ]
+    total = sum(p["count"] * p["ms"] for p in data["parts"])
+    for p in data["parts"]:
+        rows.append(
+            f"| {p['name']} | {p['count']} | {p['ms']:.1f} | {p['count'] * p['ms']:.0f} | "
+            f"{100 * p['count'] * p['ms'] / total:.0f}% |"
+        )
+    rows.append(
+        f"| whole training step (measured) | 1 | {data['step_ms']:.0f} | {data['step_ms']:.0f} | |"
+    )
+    return "\n".join(rows)
+
+
+def _quality_section():
+    path = HERE / "results" / "quality_over_time.json"
+    head = ["## Quality over time: MNIST bits/dim against training wall-clock", ""]
+    if not path.exists():
+        return head + [
+            "Not yet run: `python benchmarks/quality_over_time.py` (20 minutes of training) "
+            "writes `benchmarks/results/quality_over_time.{csv,png,json}`.",
+            "",
+        ]
+    data = json.loads(path.read_text())
+    s = data["summary"]
+    loads = s.get("load", [])
+    mean_load = sum(x["loadavg_1min"] for x in loads) / max(1, len(loads))
+    return head + [
+        f"`python benchmarks/quality_over_time.py`: the CLI's MNIST settings "
+        f"({s['architecture']}, batch {s['batch_size']}, Adam 1e-3, clipnorm 100, L2 5e-5). "
+        f"After {s['train_seconds'] / 60:.1f} minutes of training ({s['steps']} steps): "
+        f"**{s['final_test_bits_per_dim']:.3f} bits/dim on the {s['final_eval_images']} MNIST "
+        f"test images**. The curve ({s['eval_images']} test images, fixed dequantisation noise, "
+        "evaluation time not counted) is in `benchmarks/results/quality_over_time.csv` and "
+        f"`.png`. Mean 1-minute load average during training: {mean_load:.1f} on 2 cores "
+        "(other work shared the machine, so this is a pessimistic clock).",
+        "",
+        "![bits/dim over time](results/quality_over_time.png)",
+        "",
+    ]
+
+
+if __name__ == "__main__":
+    results = json.loads((HERE / "results" / "benchmark.json").read_text())
+    write_report(results["meta"], results["results"], HERE / "RESULTS.md")

@@ -1,0 +1,159 @@
+"""Real NVP (this package) side by side with TFP's Glow and normflows' Glow, on two CPU cores.
+
+    python benchmarks/run.py [--quick] [--wait-for-quiet SECONDS]
+
+Each configuration runs in its own process (`benchmarks/worker.py`), so peak RSS is its own.
+Writes `benchmarks/results/benchmark.json` and `benchmarks/RESULTS.md` (`--quick`: only
+`benchmarks/results/benchmark_quick.json`, SMALL size, 2 timed calls).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.common import load_snapshot, wait_for_quiet  # noqa: E402
+from benchmarks.report import write_report  # noqa: E402
+from benchmarks.worker import SIZES  # noqa: E402
+
+REALNVP_VARIANTS = ("function", "xla", "memory_saving")
+TF_GLOW_VARIANTS = ("function", "xla")
+
+
+def matched_widths(size):
+    """Glow widths (TFP, normflows) whose parameter counts match Real NVP's at `size`."""
+    from benchmarks import flows_tf, flows_torch
+
+    target = flows_tf.num_parameters(flows_tf.realnvp(SIZES[size])[0])
+    return target, flows_tf.glow_matching(target), flows_torch.glow_matching(target)
+
+
+def run_worker(log, timeout_s=3000, **options):
+    command = [sys.executable, str(HERE / "worker.py")]
+    for key, value in options.items():
+        command += [f"--{key}", str(value)]
+    log(" ".join(command[1:]))
+    start = time.perf_counter()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return dict(options, error=f"timed out after {timeout_s} s")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        log(f"  failed (exit {done.returncode}): {' | '.join(tail)}")
+        return dict(options, error=" | ".join(tail))
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result["process_wall_s"] = time.perf_counter() - start
+    log(f"  done in {result['process_wall_s']:.0f} s")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="SMALL size only, 2 timed calls")
+    parser.add_argument(
+        "--wait-for-quiet",
+        type=float,
+        default=600.0,
+        help="seconds to wait for a quiet machine before starting (0: do not wait)",
+    )
+    parser.add_argument("--sizes", default=None, help="comma-separated: small,paper")
+    args = parser.parse_args(argv)
+    results_dir = HERE / "results"
+    results_dir.mkdir(exist_ok=True)
+    log_path = results_dir / ("benchmark_quick.log" if args.quick else "benchmark.log")
+    log_file = open(log_path, "w")
+
+    def log(message):
+        line = f"[{time.strftime('%H:%M:%S')}] {message}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    sizes = (args.sizes or ("small" if args.quick else "small,paper")).split(",")
+    repeats = 2 if args.quick else 5
+    quiet = None
+    if args.wait_for_quiet > 0:
+        quiet = wait_for_quiet(args.wait_for_quiet, log=log)
+        log(f"load before starting: {quiet}")
+    meta = dict(
+        started=time.strftime("%Y-%m-%d %H:%M:%S"),
+        quick=args.quick,
+        repeats=repeats,
+        machine=dict(
+            cpu=_cpu_name(),
+            cores=os.cpu_count(),
+            python=platform.python_version(),
+            memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+        ),
+        gpu="none on this machine (no GPU in this session)",
+        wait_for_quiet=quiet,
+        load=[load_snapshot()],
+    )
+    results = [run_worker(log, model="sgemm")]
+    for size in sizes:
+        target, tf_width, torch_width = matched_widths(size)
+        log(
+            f"{size}: Real NVP {target} parameters; Glow widths TFP {tf_width}, normflows "
+            f"{torch_width}"
+        )
+        variants = REALNVP_VARIANTS if size == "paper" or not args.quick else ("function",)
+        for variant in variants:
+            results.append(
+                run_worker(log, model="realnvp", size=size, variant=variant, repeats=repeats)
+            )
+        for variant in TF_GLOW_VARIANTS if not args.quick else ("function",):
+            results.append(
+                run_worker(
+                    log,
+                    model="glow_tfp",
+                    size=size,
+                    variant=variant,
+                    width=tf_width,
+                    repeats=repeats,
+                )
+            )
+        results.append(
+            run_worker(
+                log,
+                model="normflows",
+                size=size,
+                variant="eager",
+                width=torch_width,
+                repeats=repeats,
+            )
+        )
+        meta["load"].append(load_snapshot())
+    meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    name = "benchmark_quick.json" if args.quick else "benchmark.json"
+    with open(results_dir / name, "w") as f:
+        json.dump(dict(meta=meta, results=results), f, indent=1)
+    if not args.quick:
+        write_report(meta, results, HERE / "RESULTS.md")
+    log(f"wrote {results_dir / name}")
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""One benchmark configuration in its own process (so its peak RSS is its own); prints JSON.
+
+python benchmarks/worker.py --model realnvp|glow_tfp|normflows|sgemm --size small|paper
+    [--variant function|xla|memory_saving|memory_saving_xla|eager] [--width N]
+    [--repeats 5] [--phases train,log_prob,sample]
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (  # noqa: E402
+    configure_threads,
+    configure_torch_threads,
+    peak_rss_bytes,
+    rss_bytes,
+    timed_calls,
+)
+
+SIZES = {
+    "small": dict(num_res_blocks=2, num_filters=32, batch_size=32),
+    "paper": dict(num_res_blocks=8, num_filters=64, batch_size=64),
+}
+TRAINING_FLOPS_FACTOR = 3  # forward + backward ~ 3x the forward's FLOPs
+
+
+def _timed(fn, repeats, warmup=1):
+    """First call (trace / compile + run) timed on its own, then `timed_calls`."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    result = timed_calls(fn, warmup=warmup - 1 if warmup else 0, repeats=repeats)
+    result["first_call_s"] = first
+    return result
+
+
+def run_tf(args, size):
+    threads = configure_threads()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import flows_tf
+
+    batch = size["batch_size"]
+    if args.model == "realnvp":
+        memory_saving = args.variant.startswith("memory_saving")
+        dist, train_kwargs = flows_tf.realnvp(size, memory_saving=memory_saving)
+        config = dict(size)
+    else:
+        dist, train_kwargs = flows_tf.glow(args.width)
+        config = dict(num_hidden=args.width, batch_size=batch, blocks=2, steps_per_block=5)
+    jit = args.variant.endswith("xla")
+    pixels = tf.constant(
+        np.random.default_rng(0).integers(0, 256, size=[batch, *flows_tf.IMAGE_SHAPE]),
+        tf.uint8,
+    )
+    variables = dist.trainable_variables
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(variables)
+    kwargs = {} if train_kwargs is None else {"bijector_kwargs": train_kwargs}
+
+    @tf.function(jit_compile=jit)
+    def train_step(pixels):
+        x = flows_tf.dequantise(pixels)
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(dist.log_prob(x, **kwargs))
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return loss
+
+    @tf.function(jit_compile=jit)
+    def log_prob(pixels):
+        return dist.log_prob(flows_tf.dequantise(pixels))
+
+    @tf.function(jit_compile=jit)
+    def sample():
+        return dist.sample(batch)
+
+    result = dict(
+        model=args.model,
+        variant=args.variant,
+        framework=f"TF {tf.__version__}",
+        config=config,
+        threads=threads,
+        parameters=flows_tf.num_parameters(dist),
+    )
+    start = time.perf_counter()
+    log_prob_graph = log_prob.get_concrete_function(pixels)
+    result["log_prob_trace_s"] = time.perf_counter() - start
+    result["flops_per_image"] = flows_tf.conv_flops(log_prob_graph, batch)
+    sample_graph = sample.get_concrete_function()
+    result["sample_flops_per_image"] = flows_tf.conv_flops(sample_graph, batch)
+    phases = args.phases.split(",")
+    result["rss_before_bytes"] = rss_bytes()
+    if "train" in phases:
+        start = time.perf_counter()
+        train_step.get_concrete_function(pixels)
+        result["train_trace_s"] = time.perf_counter() - start
+        result["train"] = _timed(lambda: train_step(pixels).numpy(), args.repeats)
+        result["train_peak_rss_bytes"] = peak_rss_bytes()
+        loss = float(train_step(pixels).numpy())
+        result["train_loss_finite"] = bool(np.isfinite(loss))
+    if "log_prob" in phases:
+        result["log_prob"] = _timed(lambda: log_prob(pixels).numpy(), args.repeats)
+    if "sample" in phases:
+        result["sample"] = _timed(lambda: sample().numpy(), args.repeats)
+    result["peak_rss_bytes"] = peak_rss_bytes()
+    return result
+
+
+def run_torch(args, size):
+    threads = configure_torch_threads()
+    import torch
+
+    from benchmarks import flows_torch
+
+    torch.manual_seed(0)
+    batch = size["batch_size"]
+    model = flows_torch.glow(args.width)
+    pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    result = dict(
+        model=args.model,
+        variant="eager",
+        framework=f"PyTorch {torch.__version__}",
+        config=dict(hidden_channels=args.width, batch_size=batch, levels=2, steps_per_level=5),
+        threads=threads,
+        parameters=flows_torch.num_parameters(model),
+        flops_per_image=flows_torch.conv_flops(model, pixels),
+    )
+    result["sample_flops_per_image"] = result["flops_per_image"]
+    phases = args.phases.split(",")
+    result["rss_before_bytes"] = rss_bytes()
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = -flows_torch.log_prob(model, flows_torch.dequantise(pixels)).mean()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def log_prob():
+        model.eval()
+        with torch.no_grad():
+            return flows_torch.log_prob(model, flows_torch.dequantise(pixels)).numpy()
+
+    def sample():
+        model.eval()
+        with torch.no_grad():
+            return flows_torch.sample(model, batch).numpy()
+
+    if "train" in phases:
+        result["train"] = _timed(train_step, args.repeats)
+        result["train_peak_rss_bytes"] = peak_rss_bytes()
+    if "log_prob" in phases:
+        result["log_prob"] = _timed(log_prob, args.repeats)
+    if "sample" in phases:
+        result["sample"] = _timed(sample, args.repeats)
+    result["peak_rss_bytes"] = peak_rss_bytes()
+    return result
+
+
+def run_sgemm(args):
+    """float32 2048x2048 matmul on 2 threads: numpy (OpenBLAS), TF (oneDNN/Eigen), torch."""
+    threads = configure_threads()
+    import numpy as np
+    import tensorflow as tf
+
+    n = 2048
+    flops = 2 * n**3
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    result = dict(model="sgemm", size=n, threads=threads)
+    result["numpy"] = timed_calls(lambda: a @ a, warmup=3, repeats=10)
+    ta = tf.constant(a)
+    matmul = tf.function(tf.matmul)
+    result["tensorflow"] = timed_calls(lambda: matmul(ta, ta).numpy(), warmup=3, repeats=10)
+    configure_torch_threads()
+    import torch
+
+    pa = torch.from_numpy(a)
+    result["torch"] = timed_calls(lambda: pa @ pa, warmup=3, repeats=10)
+    for key in ("numpy", "tensorflow", "torch"):
+        result[key]["gflops"] = flops / result[key]["median_s"] / 1e9
+        result[key].pop("all_calls")
+    result["peak_gflops"] = max(result[k]["gflops"] for k in ("numpy", "tensorflow", "torch"))
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--model", required=True, choices=["realnvp", "glow_tfp", "normflows", "sgemm"]
+    )
+    parser.add_argument("--size", default="small", choices=sorted(SIZES))
+    parser.add_argument("--variant", default="function")
+    parser.add_argument("--width", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--phases", default="train,log_prob,sample")
+    args = parser.parse_args(argv)
+    size = SIZES[args.size]
+    if args.model == "sgemm":
+        result = run_sgemm(args)
+    elif args.model == "normflows":
+        result = run_torch(args, size)
+    else:
+        result = run_tf(args, size)
+    result["size"] = args.size
+    for phase, factor in (("train", TRAINING_FLOPS_FACTOR), ("log_prob", 1), ("sample", 1)):
+        if phase in result:
+            timing = result[phase]
+            flops = (
+                result["sample_flops_per_image"] if phase == "sample" else result["flops_per_image"]
+            )
+            timing["images_per_s"] = size["batch_size"] / timing["median_s"]
+            timing["gflops"] = factor * flops * timing["images_per_s"] / 1e9
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
