@@ -7,7 +7,7 @@ import math
 # embedded digits so that the default command trains in minutes on two CPU cores.
 #   dataset -> (num_scales, num_res_blocks, num_filters)
 ARCHITECTURES = {
-    "digits": (2, 2, 32),
+    "digits": (2, 1, 32),
     "mnist": (3, 4, 32),
     "fashion_mnist": (3, 4, 32),
     "cifar10": (2, 8, 64),
@@ -18,7 +18,7 @@ ARCHITECTURES = {
 # Any other dataset (LSUN, ...): 64x64 images, as in the paper.
 DEFAULT_ARCHITECTURE = (5, 4, 32)
 # Epochs when --epochs is not given.
-DEFAULT_EPOCHS = {"digits": 40}
+DEFAULT_EPOCHS = {"digits": 10}
 DEFAULT_EPOCHS_OTHER = 100
 
 

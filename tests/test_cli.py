@@ -1,0 +1,200 @@
+"""`tfp-realnvp`'s argument errors: one `error:` line naming the problem, exit status 2."""
+
+import os
+
+import pytest
+
+import tfp_realnvp
+from tfp_realnvp.cli import main, run_config
+from tfp_realnvp.training.real_nvp_model import flow_config
+
+
+def error_of(argv, capsys):
+    """Runs the command, expects exit status 2, returns the last stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("usage: tfp-realnvp")
+    return lines[-1]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["train", "--batch-size", "-1"],
+            "argument --batch-size: must be a positive integer; got -1",
+        ),
+        (["train", "--epochs", "0"], "argument --epochs: must be a positive integer; got 0"),
+        (
+            ["train", "--num-scales", "0"],
+            "argument --num-scales: must be a positive integer; got 0",
+        ),
+        (
+            ["train", "--num-filters", "-8"],
+            "argument --num-filters: must be a positive integer; got -8",
+        ),
+        (
+            ["train", "--num-res-blocks", "-1"],
+            "argument --num-res-blocks: must be a non-negative integer; got -1",
+        ),
+        (
+            ["train", "--steps-per-epoch", "x"],
+            "argument --steps-per-epoch: must be a positive integer; got 'x'",
+        ),
+        (
+            ["train", "--learning-rate", "-0.1"],
+            "argument --learning-rate: must be a positive number; got -0.1",
+        ),
+        (
+            ["train", "--learning-rate", "nan"],
+            "argument --learning-rate: must be a positive number; got nan",
+        ),
+        (
+            ["sample", "--logdir", "x", "--temperature", "-1"],
+            "argument --temperature: must be a non-negative number; got -1",
+        ),
+        (
+            ["sample", "--logdir", "x", "--num", "0"],
+            "argument --num: must be a positive integer; got 0",
+        ),
+        (["evaluate"], "one of the arguments --logdir --model is required"),
+        (
+            ["sample", "--logdir", "a", "--model", "b.keras"],
+            "argument --model: not allowed with argument --logdir",
+        ),
+    ],
+    ids=[
+        "batch-size",
+        "epochs",
+        "num-scales",
+        "num-filters",
+        "num-res-blocks",
+        "steps-per-epoch",
+        "learning-rate",
+        "learning-rate-nan",
+        "temperature",
+        "num",
+        "model-source",
+        "both-sources",
+    ],
+)
+def test_argument_errors(argv, message, capsys):
+    command = argv[0]
+    assert error_of(argv, capsys) == f"tfp-realnvp {command}: error: {message}"
+
+
+def test_unknown_strategy(capsys):
+    line = error_of(["train", "--strategy", "tpu"], capsys)
+    # The list of choices is quoted differently by different Python versions.
+    assert line.startswith("tfp-realnvp train: error: argument --strategy: invalid choice: 'tpu'")
+
+
+def test_unknown_dataset(capsys, tmp_path):
+    line = error_of(["train", "--dataset", "imagenet", "--logdir", str(tmp_path)], capsys)
+    assert line.startswith(
+        "tfp-realnvp train: error: argument --dataset: unknown dataset 'imagenet'; "
+        "choose from digits, mnist,"
+    )
+    assert not os.listdir(tmp_path)
+
+
+def test_image_size_the_architecture_cannot_squeeze(capsys, tmp_path):
+    line = error_of(["train", "--num-scales", "5", "--logdir", str(tmp_path)], capsys)
+    assert line == (
+        "tfp-realnvp train: error: argument --num-scales: 5 scales squeeze 4 time(s), so height "
+        "and width must be divisible by 16; the images are 8x8 (digits)"
+    )
+    line = error_of(["train", "--dataset", "mnist", "--num-scales", "4"], capsys)
+    assert line.endswith("must be divisible by 8; the images are 28x28 (mnist)")
+    assert not os.listdir(tmp_path)
+
+
+def test_log_dir_of_another_architecture(capsys, tmp_path):
+    flow = tfp_realnvp.RealNVPMultiScale([8, 8, 1], num_res_blocks=1, num_filters=8)
+    saved = {"dataset": "digits", "num_bins": 17, "flow": flow_config(flow), "training": {}}
+    run_config.write_config(str(tmp_path), saved)
+    argv = ["train", "--logdir", str(tmp_path), "--num-res-blocks", "1", "--num-filters"]
+    line = error_of([*argv, "4"], capsys)
+    assert line == (
+        f"tfp-realnvp train: error: argument --logdir: '{tmp_path}' holds a run of another "
+        "architecture (num_filters=8 there, 4 asked); pass the same flags or choose a new --logdir"
+    )
+    line = error_of(["train", "--logdir", str(tmp_path), "--dataset", "mnist"], capsys)
+    assert "(dataset='digits' there, 'mnist' asked)" in line
+    assert run_config.read_config(str(tmp_path)) == saved  # left as it was
+
+
+def test_dataset_not_available(capsys, tmp_path):
+    empty = tmp_path / "manual"
+    empty.mkdir()
+    argv = ["train", "--dataset", "mnist", "--manual-dir", str(empty), "--logdir"]
+    line = error_of([*argv, str(tmp_path / "run"), "--data-dir", str(tmp_path / "tfds")], capsys)
+    assert line.startswith(
+        f"tfp-realnvp train: error: dataset 'mnist' is not available: `manual_dir` '{empty}'"
+    )
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_evaluate_and_sample_sources(capsys, tmp_path):
+    missing = str(tmp_path / "missing")
+    line = error_of(["evaluate", "--logdir", missing], capsys)
+    assert line == f"tfp-realnvp evaluate: error: argument --logdir: '{missing}' is not a directory"
+    line = error_of(["sample", "--logdir", str(tmp_path)], capsys)
+    assert line == (
+        f"tfp-realnvp sample: error: argument --logdir: '{tmp_path}' holds no model.keras; "
+        "train first (tfp-realnvp train --logdir ...)"
+    )
+    line = error_of(["evaluate", "--model", missing + ".keras"], capsys)
+    assert line == f"tfp-realnvp evaluate: error: argument --model: no such file '{missing}.keras'"
+    (tmp_path / "weights.h5").write_bytes(b"")
+    line = error_of(["sample", "--model", str(tmp_path / "weights.h5"), "--out", "a.png"], capsys)
+    assert line.endswith(
+        "argument --model: expected a .keras file; got " + repr(str(tmp_path / "weights.h5"))
+    )
+
+
+def test_sample_output_and_model_file_checks(capsys, tmp_path):
+    flow = tfp_realnvp.RealNVPMultiScale([4, 4, 1], num_scales=1, num_res_blocks=0, num_filters=2)
+    path = str(tmp_path / "tiny.keras")
+    tfp_realnvp.RealNVPModel(flow).save(path)
+    line = error_of(["sample", "--model", path, "--out", str(tmp_path / "s.jpg")], capsys)
+    assert (
+        line
+        == f"tfp-realnvp sample: error: argument --out: must be a .png file; got '{tmp_path}/s.jpg'"
+    )
+    line = error_of(["sample", "--model", path], capsys)
+    assert line == "tfp-realnvp sample: error: argument --out: required with --model"
+    out = str(tmp_path / "nowhere" / "s.png")
+    line = error_of(["sample", "--model", path, "--out", out], capsys)
+    assert line.endswith(f"argument --out: no such directory '{tmp_path}/nowhere'")
+    line = error_of(["evaluate", "--model", path], capsys)
+    assert line == (
+        f"tfp-realnvp evaluate: error: argument --dataset: required, since '{path}' has no "
+        "config.json beside it"
+    )
+    line = error_of(["evaluate", "--model", path, "--dataset", "digits"], capsys)
+    assert line == (
+        "tfp-realnvp evaluate: error: argument --dataset: 'digits' has images [8, 8, 1] but "
+        "the model was trained on [4, 4, 1]"
+    )
+    (tmp_path / "broken.keras").write_bytes(b"not a zip")
+    line = error_of(["sample", "--model", str(tmp_path / "broken.keras"), "--out", "a.png"], capsys)
+    assert line.startswith(f"tfp-realnvp sample: error: cannot load '{tmp_path}/broken.keras': ")
+
+
+def test_sample_writes_a_png_grid(tmp_path, capsys):
+    from PIL import Image
+
+    flow = tfp_realnvp.RealNVPMultiScale([4, 4, 1], num_scales=1, num_res_blocks=0, num_filters=2)
+    path = str(tmp_path / "tiny.keras")
+    tfp_realnvp.RealNVPModel(flow, num_bins=17).save(path)
+    out = str(tmp_path / "grid.png")
+    assert (
+        main(["sample", "--model", path, "--num", "6", "--temperature", "0.5", "--out", out]) == 0
+    )
+    assert capsys.readouterr().out.strip() == f"Wrote 6 samples (temperature 0.5) to {out}."
+    image = Image.open(out)
+    # 3 columns x 2 rows of 4x4 images zoomed 8x, 1-pixel padding; grey.
+    assert image.size == (3 * 33 + 1, 2 * 33 + 1) and image.mode == "L"
