@@ -27,8 +27,8 @@ from benchmarks.common import configure_threads, load_snapshot  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0, help="training time (wall)")
-    parser.add_argument("--chunk-steps", type=int, default=100)
-    parser.add_argument("--eval-images", type=int, default=1000)
+    parser.add_argument("--chunk-steps", type=int, default=20)
+    parser.add_argument("--eval-images", type=int, default=512)
     parser.add_argument("--final-eval-images", type=int, default=10000)
     parser.add_argument("--manual-dir", default=str(HERE.parent.parent / "shared" / "data"))
     parser.add_argument("--data-dir", default=os.path.expanduser("~/tensorflow_datasets"))

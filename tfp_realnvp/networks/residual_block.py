@@ -2,6 +2,7 @@
 
 import keras
 
+from tfp_realnvp.networks.fused_batch_norm import FusedBatchNormalization
 from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 
 # The authors' code normalises with momentum 0.9 and epsilon 1e-4 everywhere.
@@ -10,8 +11,11 @@ BATCH_NORM_EPSILON = 1e-4
 
 
 def batch_norm_layer(name, **kwargs):
-    """Keras batch norm as the paper uses it: statistics over the global batch across replicas."""
-    return keras.layers.BatchNormalization(
+    """Keras batch norm as the paper uses it: statistics over the global batch across replicas.
+
+    (`FusedBatchNormalization`: Keras's layer, computed by TF's fused kernel where it applies.)
+    """
+    return FusedBatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         epsilon=BATCH_NORM_EPSILON,
         synchronized=True,

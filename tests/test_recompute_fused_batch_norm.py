@@ -1,0 +1,63 @@
+"""`FusedBatchNormalization` (the speed-up of the networks' batch norms) equals Keras's layer."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfp_realnvp.networks.fused_batch_norm import FusedBatchNormalization
+
+
+def _pair(center_and_scale, dtype="float32"):
+    options = dict(momentum=0.9, epsilon=1e-4, center=center_and_scale, scale=center_and_scale)
+    reference = keras.layers.BatchNormalization(dtype=dtype, **options)
+    fused = FusedBatchNormalization(dtype=dtype, **options)
+    shape = [6, 5, 4, 3]
+    reference.build(shape)
+    fused.build(shape)
+    rng = np.random.default_rng(0)
+    for a, b in zip(reference.weights, fused.weights, strict=True):
+        value = rng.uniform(0.5, 1.5, size=a.shape)
+        a.assign(value)
+        b.assign(value)
+    x = tf.constant(rng.normal(1.0, 3.0, size=shape), dtype)
+    return reference, fused, x
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("center_and_scale", [True, False], ids=["affine", "no_affine"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_same_outputs_gradients_and_moving_statistics(training, center_and_scale, dtype):
+    reference, fused, x = _pair(center_and_scale, dtype)
+    projection = tf.constant(np.random.default_rng(1).normal(size=x.shape), dtype)
+    moving_before = fused.moving_variance.numpy()
+    results = []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=training)
+            loss = tf.reduce_sum(y * projection)
+        results.append((y, tape.gradient(loss, [x, *layer.trainable_weights]), layer.weights))
+    (y_r, g_r, w_r), (y_f, g_f, w_f) = results
+    tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=1e-10)
+    np.testing.assert_allclose(y_f, y_r, **tolerance)
+    for a, b in zip(g_f, g_r, strict=True):
+        np.testing.assert_allclose(a, b, **tolerance)
+    for a, b in zip(w_f, w_r, strict=True):  # moving mean and (biased) variance updated alike
+        np.testing.assert_allclose(a, b, **tolerance)
+    assert np.any(fused.moving_variance.numpy() != moving_before) == training
+
+
+def test_fused_kernel_is_used_for_float32():
+    _, fused, x = _pair(True)
+    graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(x).graph
+    assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+
+
+def test_statelessscope_discards_the_update():
+    _, fused, x = _pair(True)
+    before = [w.numpy() for w in fused.weights]
+    with keras.StatelessScope():
+        fused(x, training=True)
+    for a, b in zip(before, fused.weights, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,66 @@
+"""Keras batch normalisation computed by TensorFlow's fused kernel where it applies."""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` (same variables, statistics and updates), faster on TF.
+
+    Keras 3 normalises with separate moment, normalisation and update ops; for float32 NHWC
+    inputs on the TensorFlow backend, outside multi-replica training, this layer calls
+    `tf.compat.v1.nn.fused_batch_norm` instead: one kernel forward and one backward. The
+    results are the same up to float32 round-off:
+
+        training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta   (batch statistics,
+                   biased variance, gradient through them), then
+                   moving = momentum * moving + (1 - momentum) * batch statistic
+        inference: the same with the moving statistics
+
+    Anything else (another backend or dtype, a mask, renorm, a channel axis other than the
+    last, several replicas, which need synchronised statistics) takes Keras's own path.
+    """
+
+    def _fusable(self, inputs, mask):
+        return (
+            keras.backend.backend() == "tensorflow"
+            and mask is None
+            and not self.renorm
+            and inputs.dtype == tf.float32
+            and self.compute_dtype == "float32"
+            and len(inputs.shape) == 4
+            and self.axis in (3, -1)
+            and self.epsilon >= 1.001e-5  # the fused kernel's minimum
+            and tf.distribute.get_strategy().num_replicas_in_sync == 1
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        inputs = tf.convert_to_tensor(inputs)
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        channels = inputs.shape[-1]
+        gamma = self.gamma.value if self.scale else tf.ones([channels], inputs.dtype)
+        beta = self.beta.value if self.center else tf.zeros([channels], inputs.dtype)
+        if not (training and self.trainable):
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs,
+                gamma,
+                beta,
+                mean=self.moving_mean.value,
+                variance=self.moving_variance.value,
+                epsilon=self.epsilon,
+                is_training=False,
+            )
+            return outputs
+        outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, gamma, beta, epsilon=self.epsilon, is_training=True
+        )
+        # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
+        count = tf.cast(tf.size(inputs) // channels, inputs.dtype)
+        variance = unbiased_variance * tf.math.maximum(count - 1.0, 1.0) / count
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+        )
+        return outputs
