@@ -30,6 +30,7 @@ model.keras, and backup/ and tensorboard/.
 """
 
 import argparse
+import importlib.util
 import json
 import pathlib
 import time
@@ -109,8 +110,9 @@ def main(argv=None):
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(str(outdir / "backup")),
-        keras.callbacks.TensorBoard(str(outdir / "tensorboard")),
     ]
+    if importlib.util.find_spec("tensorboard") is not None:  # pip install tensorboard
+        callbacks.append(keras.callbacks.TensorBoard(str(outdir / "tensorboard")))
     history = model.fit(
         train,
         epochs=args.epochs,

@@ -29,6 +29,7 @@ model.keras (`keras.saving.load_model`) and TensorBoard logs in tensorboard/.
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import pathlib
@@ -61,6 +62,14 @@ def load_data(args):
         "mnist", split="test", batch_size=args.eval_batch_size, noise_seed=0, **common
     )
     return train, test
+
+
+def tensorboard_callbacks(log_dir):
+    """Keras's TensorBoard callback, if TensorBoard is installed (`pip install tensorboard`)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        print("TensorBoard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return []
+    return [keras.callbacks.TensorBoard(str(log_dir))]
 
 
 # --- Pictures ------------------------------------------------------------------------------------
@@ -162,7 +171,7 @@ def main(argv=None):
         steps_per_epoch=args.steps_per_epoch,
         validation_data=test,
         validation_steps=eval_steps or 4,  # a quick look each epoch; the full test set below
-        callbacks=[keras.callbacks.TensorBoard(str(outdir / "tensorboard"))],
+        callbacks=tensorboard_callbacks(outdir / "tensorboard"),
         verbose=2,
     ).history
     steps_per_epoch = args.steps_per_epoch or math.ceil(60000 / args.batch_size)
