@@ -119,7 +119,7 @@ def run(args):
                 callbacks.StopOnNonFiniteLoss(),
                 # Before TensorBoard, which continues from the restored iteration count.
                 callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
-                callbacks.ResumingTensorBoard(logdir, update_freq=args.update_freq),
+                callbacks.TensorBoard(logdir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),
             ],

@@ -103,19 +103,30 @@ def save_model_atomically(model, filepath):
     os.replace(partial, filepath)
 
 
-class ResumingTensorBoard(keras.callbacks.TensorBoard):
-    """Keras's `TensorBoard` whose batch-level steps continue after a restart.
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras's `TensorBoard`, fixed for runs that log every N steps and resume.
 
-    Keras counts batches from 0 in every `fit`; here the count starts at the optimizer's
-    iteration count (restored by `BackupAndRestore`, which must come earlier in the callback
-    list), so a resumed run does not write over the steps of the first one. Epoch-level scalars
-    already use the (resumed) epoch index.
+    - Epoch-level scalars (training and validation) are always written. Keras writes them
+      inside the `record_if(step % update_freq == 0)` context of the epoch's last batch, so
+      with `update_freq=N` they are silently dropped whenever N does not divide that step.
+    - Batch-level steps continue after a restart: Keras counts batches from 0 in every `fit`;
+      here the count starts at the optimizer's iteration count (restored by
+      `BackupAndRestore`, which must come earlier in the callback list). Epoch-level scalars
+      already use the (resumed) epoch index.
     """
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         # Keras's private batch counter; the public alternative would be a second writer.
         self._global_train_batch = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)
+
+    def on_test_end(self, logs=None):
+        with tf.summary.record_if(True):
+            super().on_test_end(logs)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -163,7 +174,8 @@ class SampleGrid(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         grid = self.grid()
-        with self._writer.as_default():
+        # record_if(True): TensorBoard(update_freq=N) may leave a step filter active.
+        with self._writer.as_default(), tf.summary.record_if(True):
             tf.summary.image("samples", grid[np.newaxis], step=epoch)
         self._writer.flush()
 
