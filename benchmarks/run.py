@@ -81,7 +81,7 @@ def main(argv=None):
         log_file.write(line + "\n")
         log_file.flush()
 
-    sizes = (args.sizes or ("small" if args.quick else "small,paper")).split(",")
+    sizes = (args.sizes or ("small" if args.quick else "paper,small")).split(",")
     repeats = 2 if args.quick else 5
     quiet = None
     if args.wait_for_quiet > 0:
@@ -101,46 +101,41 @@ def main(argv=None):
         wait_for_quiet=quiet,
         load=[load_snapshot()],
     )
-    results = [run_worker(log, model="sgemm")]
+    name = "benchmark_quick.json" if args.quick else "benchmark.json"
+    results = []
+
+    def save(result):
+        """Keeps every result as it comes, so an interrupted run still reports what it has."""
+        results.append(result)
+        meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(results_dir / name, "w") as f:
+            json.dump(dict(meta=meta, results=results), f, indent=1)
+        if not args.quick:
+            write_report(meta, results, HERE / "RESULTS.md")
+
+    save(run_worker(log, model="sgemm"))
     for size in sizes:
         target, tf_width, torch_width = matched_widths(size)
         log(
             f"{size}: Real NVP {target} parameters; Glow widths TFP {tf_width}, normflows "
             f"{torch_width}"
         )
-        variants = REALNVP_VARIANTS if size == "paper" or not args.quick else ("function",)
-        for variant in variants:
-            results.append(
-                run_worker(log, model="realnvp", size=size, variant=variant, repeats=repeats)
-            )
+        common = dict(size=size, repeats=repeats)
+        # XLA rows time the training step only (its compile time is the point).
+        xla = dict(phases="train")
+        realnvp_variants = REALNVP_VARIANTS if size == "paper" or not args.quick else ("function",)
+        for variant in realnvp_variants:
+            extra = xla if variant == "xla" else {}
+            save(run_worker(log, model="realnvp", variant=variant, **common, **extra))
+        save(run_worker(log, model="normflows", variant="eager", width=torch_width, **common))
         for variant in TF_GLOW_VARIANTS if not args.quick else ("function",):
-            results.append(
+            extra = xla if variant == "xla" else {}
+            save(
                 run_worker(
-                    log,
-                    model="glow_tfp",
-                    size=size,
-                    variant=variant,
-                    width=tf_width,
-                    repeats=repeats,
+                    log, model="glow_tfp", variant=variant, width=tf_width, **common, **extra
                 )
             )
-        results.append(
-            run_worker(
-                log,
-                model="normflows",
-                size=size,
-                variant="eager",
-                width=torch_width,
-                repeats=repeats,
-            )
-        )
         meta["load"].append(load_snapshot())
-    meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    name = "benchmark_quick.json" if args.quick else "benchmark.json"
-    with open(results_dir / name, "w") as f:
-        json.dump(dict(meta=meta, results=results), f, indent=1)
-    if not args.quick:
-        write_report(meta, results, HERE / "RESULTS.md")
     log(f"wrote {results_dir / name}")
 
 

@@ -1,0 +1,169 @@
+"""The benchmark's measuring tools: FLOP counts, load-aware timing, the report. No timings."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, flows_tf, report  # noqa: E402
+
+
+def test_conv_flops_counts_every_convolution_and_matmul():
+    kernel_3x3 = tf.zeros([3, 3, 4, 8])
+    kernel_1x1 = tf.zeros([1, 1, 8, 2])
+    weights = tf.zeros([5, 7])
+
+    @tf.function
+    def f(x, v):
+        h = tf.nn.conv2d(x, kernel_3x3, 1, "SAME")
+        h = tf.nn.conv2d(h, kernel_1x1, 1, "SAME")
+        return h, tf.matmul(v, weights)
+
+    graph = f.get_concrete_function(tf.zeros([2, 6, 6, 4]), tf.zeros([2, 5]))
+    expected = (2 * 6 * 6 * 8 * 3 * 3 * 4 + 2 * 6 * 6 * 2 * 8) + 2 * 7 * 5  # per image
+    assert flows_tf.conv_flops(graph, batch_size=2) == expected
+
+
+def test_realnvp_flops_match_the_formula():
+    size = dict(num_res_blocks=1, num_filters=4, batch_size=2)
+    dist, _ = flows_tf.realnvp(size)
+    graph = tf.function(dist.log_prob).get_concrete_function(tf.zeros([2, 32, 32, 3]))
+
+    def network(h, w, c, filters, extra):
+        conv = lambda k, cin, cout: 2 * h * w * k * k * cin * cout  # noqa: E731
+        blocks = size["num_res_blocks"] * (
+            2 * conv(3, filters, filters) + conv(1, filters, filters)
+        )
+        return (
+            conv(3, 2 * c + extra, filters)
+            + conv(1, filters, filters)
+            + blocks
+            + conv(1, filters, 2 * c)
+        )
+
+    f = size["num_filters"]
+    expected = (
+        3 * network(32, 32, 3, f, 1)  # scale 1, checkerboard
+        + 3 * network(16, 16, 12, 2 * f, 0)  # scale 1, channel-wise
+        + 4 * network(16, 16, 6, 2 * f, 1)  # scale 2, checkerboard
+    )
+    assert flows_tf.conv_flops(graph, batch_size=2) == expected
+
+
+def test_timed_calls_discards_disturbed_calls(monkeypatch):
+    # A fake clock: the machine is busy (other processes) during the first two calls only.
+    state = dict(call=0, wall=0.0, own=0.0, busy=0.0)
+
+    class Times:
+        def __init__(self, user):
+            self.user, self.system, self.nice, self.irq, self.softirq, self.steal = (
+                user,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+            )
+
+    class Process:
+        def cpu_times(self):
+            return Times(state["own"])
+
+    def fn():
+        state["call"] += 1
+        state["wall"] += 1.0 + state["call"]  # call k takes 1 + k seconds
+        state["own"] += 1.0
+        state["busy"] += 1.0 + (2.0 if state["call"] <= 3 else 0.0)  # warm-up + 2 disturbed
+
+    monkeypatch.setattr(common.psutil, "Process", Process)
+    monkeypatch.setattr(common.psutil, "cpu_times", lambda: Times(state["busy"]))
+    monkeypatch.setattr(common.time, "perf_counter", lambda: state["wall"])
+    result = common.timed_calls(fn, warmup=1, repeats=3, max_calls=6)
+    assert result["calls"] == 5 and result["clean_calls"] == 3 and not result["disturbed"]
+    assert result["median_s"] == 6.0  # clean calls 4, 5, 6 took 5, 6, 7 s
+    assert [c["other_cores"] > 0.15 for c in result["all_calls"]] == [True] * 2 + [False] * 3
+
+
+def _fake_result(model, variant, gflops, rss=2.0, size="paper"):
+    timing = dict(
+        median_s=1.0, images_per_s=64.0, gflops=gflops, clean_calls=5, calls=5, first_call_s=1.0
+    )
+    return dict(
+        model=model,
+        variant=variant,
+        size=size,
+        parameters=100,
+        flops_per_image=1e9,
+        train=dict(timing),
+        log_prob=dict(timing),
+        sample=dict(timing),
+        train_peak_rss_bytes=rss * 2**30,
+        rss_before_bytes=2**30,
+        threads=dict(tf_intra_op=2, tf_inter_op=1),
+    )
+
+
+def test_report_states_each_target(tmp_path):
+    meta = dict(
+        machine=dict(cpu="cpu", cores=2, memory_gib=24, python="3.11"),
+        gpu="none",
+        started="t0",
+        finished="t1",
+        repeats=5,
+        load=[dict(loadavg_1min=0.1, cpu_percent=1.0)],
+    )
+    results = [
+        dict(
+            model="sgemm",
+            peak_gflops=100.0,
+            peak_of="tensorflow_2048",
+            tensorflow_2048=dict(gflops=100.0, clean_calls=10, calls=10),
+        ),
+        _fake_result("realnvp", "function", 80.0, rss=4.0),
+        _fake_result("realnvp", "memory_saving", 60.0, rss=1.5),
+        _fake_result("normflows", "eager", 50.0),
+        _fake_result("glow_tfp", "function", 30.0),
+    ]
+    path = tmp_path / "RESULTS.md"
+    report.write_report(meta, results, path)
+    text = path.read_text()
+    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.60x | yes |" in text
+    assert "| train GFLOP/s vs tfb.Glow (tf.function) | >= 2.0x | 2.67x | yes |" in text
+    assert "| train GFLOP/s vs sgemm peak | >= 70% | 80% | yes |" in text
+    assert "| memory-saving training peak RSS vs normal | <= 50% | 38%" in text
+    assert "| log_prob GFLOP/s vs normflows | >= 1.5x | 1.60x | yes |" in text
+    results[1]["train"]["gflops"] = 60.0
+    report.write_report(meta, results, path)
+    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.20x | NO |" in path.read_text()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("normflows") is None, reason="normflows is a benchmark-only extra"
+)
+def test_torch_flops_count_the_glow_networks():
+    import torch
+
+    from benchmarks import flows_torch
+
+    model = flows_torch.glow(8)
+    pixels = torch.zeros((2, 3, 32, 32), dtype=torch.uint8)
+    flops = flows_torch.conv_flops(model, pixels)
+    # Each GlowBlock's network: 3x3 (C/2 -> 8), 1x1 (8 -> 8), 3x3 (8 -> C) at its resolution.
+    level = lambda hw, c: 2 * hw * (9 * c // 2 * 8 + 8 * 8 + 9 * 8 * c)  # noqa: E731
+    assert flops == 5 * level(16 * 16, 12) + 5 * level(8 * 8, 24)
+    assert np.isfinite(flows_torch.log_prob(model, flows_torch.dequantise(pixels)).sum().item())
+
+
+def test_results_file_is_valid_json_when_present():
+    path = ROOT / "benchmarks" / "results" / "benchmark.json"
+    if not path.exists():
+        pytest.skip("no full benchmark run committed yet")
+    data = json.loads(path.read_text())
+    assert data["results"] and "meta" in data
