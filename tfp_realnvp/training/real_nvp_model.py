@@ -212,6 +212,12 @@ class RealNVPModel(keras.Model):
     def metrics(self):
         return [*super().metrics, self.bits_per_dim_tracker]
 
+    def train_step(self, data):
+        return _reducible_across_workers(super().train_step(data))
+
+    def test_step(self, data):
+        return _reducible_across_workers(super().test_step(data))
+
     # -- saving ---------------------------------------------------------------------------------
 
     def get_config(self):
@@ -273,3 +279,19 @@ class RealNVPModel(keras.Model):
         )
         archive.write_out(filepath, verbose=bool(verbose))
         return archive
+
+
+def _reducible_across_workers(logs):
+    """Works around Keras 3 under MultiWorkerMirroredStrategy with several workers.
+
+    Keras reduces each replica's step results with `strategy.reduce("MEAN", value, axis=0)`
+    there, which fails on scalars ("Invalid reduction dimension 0 for input with 0
+    dimensions", tensorflow/tensorflow#72388). Shaped [1], they reduce to the same scalar.
+    """
+    strategy = tf.distribute.get_strategy()
+    several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
+    )
+    if not several_workers:
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

@@ -1,0 +1,106 @@
+"""MirroredStrategy on two logical CPUs: one step equals one device on the same global batch.
+
+TensorFlow fixes its logical devices when it first initialises them, so the comparison runs in
+a fresh interpreter (the test process has long initialised its single CPU).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+    import keras
+    import tfp_realnvp
+
+    GLOBAL_BATCH = 8
+    images = np.random.default_rng(3).uniform(size=[GLOBAL_BATCH, 4, 4, 2]).astype("float32")
+
+    def train_one_step(strategy):
+        keras.utils.set_random_seed(1)
+        with strategy.scope():
+            flow = tfp_realnvp.RealNVPMultiScale(
+                [4, 4, 2], num_scales=2, num_res_blocks=0, num_filters=4
+            )
+            model = tfp_realnvp.RealNVPModel(flow)
+            rng = np.random.default_rng(0)
+            for variable in model.trainable_variables:  # away from the zero initialisation
+                noise = 0.1 * rng.standard_normal(variable.shape)
+                variable.assign(variable.numpy() + noise.astype("float32"))
+            # Plain SGD: its step is proportional to the gradient, so a gradient scaled by the
+            # number of replicas would show (Adam's first step would hide it).
+            model.compile(optimizer=keras.optimizers.SGD(0.05))
+        initial = [v.numpy() for v in model.weights]
+        batches = tf.data.Dataset.from_tensor_slices(images).batch(GLOBAL_BATCH)
+        history = model.fit(batches, epochs=1, verbose=0).history
+        return model, initial, history
+
+    one, initial, one_history = train_one_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    two, _, two_history = train_one_step(mirrored_strategy)
+
+    def max_difference(a, b):
+        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+    print(json.dumps({
+        "replicas": mirrored_strategy.num_replicas_in_sync,
+        "names": [v.path for v in one.weights],
+        "trainable": [v.trainable for v in one.weights],
+        "moved": [float(np.max(np.abs(v.numpy() - w))) for v, w in zip(one.weights, initial)],
+        "difference": [
+            float(np.max(np.abs(v.numpy() - w.numpy()))) for v, w in zip(one.weights, two.weights)
+        ],
+        "loss": [one_history["loss"][0], two_history["loss"][0]],
+        "bits_per_dim": [one_history["bits_per_dim"][0], two_history["bits_per_dim"][0]],
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    script = tmp_path_factory.mktemp("distribute") / "mirrored.py"
+    script.write_text(SCRIPT)
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=540, env=environment
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_two_replicas(comparison):
+    assert comparison["replicas"] == 2
+
+
+def test_one_mirrored_step_equals_one_device_on_the_global_batch(comparison):
+    moved = np.array(comparison["moved"])
+    difference = np.array(comparison["difference"])
+    trainable = np.array(comparison["trainable"])
+    names = comparison["names"]
+    # The step changed most weights (not those whose gradient is zero or tiny: biases and
+    # weight-norm magnitudes just before a batch norm) and every moving variance...
+    assert np.mean(moved[trainable] > 1e-3) > 0.5
+    variances = [i for i, name in enumerate(names) if "moving_variance" in name]
+    assert len(variances) > 10 and np.all(moved[variances] > 1e-4)
+    # ... identically on one device and on two replicas (gradient scale, global batch norm).
+    worst = int(np.argmax(difference))
+    assert difference.max() < 2e-5, (names[worst], difference[worst], moved[worst])
+
+
+def test_metrics_agree(comparison):
+    np.testing.assert_allclose(*comparison["loss"], rtol=1e-5)
+    np.testing.assert_allclose(*comparison["bits_per_dim"], rtol=1e-5)
