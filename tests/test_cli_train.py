@@ -62,7 +62,7 @@ def held_out_bits_per_dim(stdout, prefix):
 
 def test_train_writes_the_run(trained_run):
     logdir, stdout = trained_run
-    assert "Training Real NVP (1 scales, 0 residual blocks, 4 filters) on digits" in stdout
+    assert "Training Real NVP (num_scales=1, num_res_blocks=0, num_filters=4) on digits" in stdout
     assert "Epoch 2/2" in stdout  # Keras's progress output
     bpd = held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)")
     assert 0.5 < bpd < np.log2(17) + 0.5

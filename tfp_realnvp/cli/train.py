@@ -11,6 +11,7 @@ Writes into the log dir:
 
 import importlib.util
 import os
+import sys
 
 from tfp_realnvp.cli import arguments, loading, run_config
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
@@ -26,19 +27,20 @@ def run(args):
     if problem is not None:
         raise UsageError(f"argument --num-scales: {problem} ({args.dataset})")
     logdir = args.logdir or os.path.join("runs", args.dataset.replace("/", "_"))
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise UsageError(f"argument --logdir: {logdir!r} exists and is not a directory")
     epochs = args.epochs or arguments.default_epochs(args.dataset)
-
     if importlib.util.find_spec("tensorboard") is None:
         raise TrainingFailed(
             "TensorBoard is not installed (TensorFlow 2.21 no longer brings it): "
             "pip install tensorboard"
         )
+
     import keras
     import tensorflow as tf
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
-    from tfp_realnvp.training import RealNVPModel, callbacks, default_optimizer
-    from tfp_realnvp.training.image_grid import save_png
+    from tfp_realnvp.training import RealNVPModel, default_optimizer
     from tfp_realnvp.training.real_nvp_model import flow_config
 
     if args.seed is not None:
@@ -67,20 +69,12 @@ def run(args):
             "epochs": epochs,
         },
     }
-    saved = run_config.read_config(logdir)
-    if saved is not None:
-        mismatch = run_config.architecture_mismatch(saved, config)
-        if mismatch is not None:
-            raise UsageError(
-                f"argument --logdir: {logdir!r} holds a run of another architecture "
-                f"({mismatch}); pass the same flags or choose a new --logdir"
-            )
-
+    _check_same_architecture(logdir, config)
     train_batches = loading.load_batches(
         args.dataset, info.train_split, args.batch_size, args.data_dir, args.manual_dir
     )
     if args.steps_per_epoch is not None:
-        train_batches = train_batches.repeat()
+        train_batches = train_batches.repeat()  # epochs of --steps-per-epoch batches
     test_batches = loading.held_out_batches(
         args.dataset, args.batch_size, args.data_dir, args.manual_dir
     )
@@ -91,21 +85,62 @@ def run(args):
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
 
-    backup_dir = os.path.join(logdir, run_config.BACKUP_DIR)
-    done = callbacks.completed_epochs(backup_dir)
-    if done:
-        print(f"Resuming {logdir} after epoch {done} of {epochs}.", flush=True)
-    else:
-        print(
-            f"Training Real NVP ({num_scales} scales, {num_res_blocks} residual blocks, "
-            f"{num_filters} filters) on {args.dataset} {list(info.image_shape)}, "
-            f"{info.num_bins} levels; logs in {logdir}.",
-            flush=True,
+    _announce(logdir, epochs, config)
+    sample_grid = _fit(model, train_batches, test_batches, logdir, epochs, args)
+
+    model_path = os.path.join(logdir, run_config.MODEL_FILE)
+    samples_path = os.path.join(logdir, run_config.SAMPLES_FILE)
+    from tfp_realnvp.training import callbacks
+    from tfp_realnvp.training.image_grid import save_png
+
+    callbacks.save_model_atomically(model, model_path)
+    save_png(samples_path, sample_grid.grid())
+    result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)
+    print(f"Saved {model_path} and {samples_path}.")
+    print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
+    return 0
+
+
+def _check_same_architecture(logdir, config):
+    saved = run_config.read_config(logdir)
+    if saved is None:
+        return
+    mismatch = run_config.architecture_mismatch(saved, config)
+    if mismatch is not None:
+        raise UsageError(
+            f"argument --logdir: {logdir!r} holds a run of another architecture "
+            f"({mismatch}); pass the same flags or choose a new --logdir"
         )
+
+
+def _announce(logdir, epochs, config):
+    from tfp_realnvp.training import callbacks
+
+    done = callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR))
+    if done >= epochs:
+        print(f"{logdir} already holds {done} epochs (--epochs {epochs}); evaluating.")
+    elif done:
+        print(f"Resuming {logdir} after epoch {done} of {epochs}.")
+    else:
+        flow = config["flow"]
+        print(
+            f"Training Real NVP (num_scales={flow['num_scales']}, "
+            f"num_res_blocks={flow['num_res_blocks']}, num_filters={flow['num_filters']}) on "
+            f"{config['dataset']} {flow['event_shape']}, {config['num_bins']} levels; "
+            f"logs in {logdir}."
+        )
+    sys.stdout.flush()
+
+
+def _fit(model, train_batches, test_batches, logdir, epochs, args):
+    """model.fit with the run's callbacks; returns the SampleGrid callback."""
+    from tfp_realnvp.training import callbacks
+
+    backup_dir = os.path.join(logdir, run_config.BACKUP_DIR)
+    model_path = os.path.join(logdir, run_config.MODEL_FILE)
     sample_grid = callbacks.SampleGrid(
         logdir, num_samples=args.num_samples, temperature=args.temperature
     )
-    model_path = os.path.join(logdir, run_config.MODEL_FILE)
     try:
         model.fit(
             train_batches,
@@ -131,11 +166,4 @@ def run(args):
             + (f" and {model_path}" if os.path.exists(model_path) else "")
             + "; lower --learning-rate or check the data, then rerun."
         ) from None
-
-    callbacks.save_model_atomically(model, model_path)
-    samples_path = os.path.join(logdir, run_config.SAMPLES_FILE)
-    save_png(samples_path, sample_grid.grid())
-    result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)
-    print(f"Saved {model_path} and {samples_path}.")
-    print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
-    return 0
+    return sample_grid
