@@ -23,9 +23,6 @@ from benchmarks.common import load_snapshot, wait_for_quiet  # noqa: E402
 from benchmarks.report import write_report  # noqa: E402
 from benchmarks.worker import SIZES  # noqa: E402
 
-REALNVP_VARIANTS = ("function", "xla", "memory_saving")
-TF_GLOW_VARIANTS = ("function", "xla")
-
 
 def matched_widths(size):
     """Glow widths (TFP, normflows) whose parameter counts match Real NVP's at `size`."""
@@ -69,6 +66,11 @@ def main(argv=None):
         help="seconds to wait for a quiet machine before starting (0: do not wait)",
     )
     parser.add_argument("--sizes", default=None, help="comma-separated: small,paper")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the configurations that the previous results file already has (no error)",
+    )
     args = parser.parse_args(argv)
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
@@ -102,7 +104,17 @@ def main(argv=None):
         load=[load_snapshot()],
     )
     name = "benchmark_quick.json" if args.quick else "benchmark.json"
-    results = []
+    results, previous = [], []
+    if args.resume and (results_dir / name).exists():
+        previous = json.loads((results_dir / name).read_text())["results"]
+        previous = [r for r in previous if "error" not in r]
+        meta["resumed_from"] = "results of an earlier, interrupted run of the same command"
+
+    def done(options):
+        for r in previous:
+            if all(str(r.get(k)) == str(v) for k, v in options.items() if k != "repeats"):
+                return r
+        return None
 
     def save(result):
         """Keeps every result as it comes, so an interrupted run still reports what it has."""
@@ -113,7 +125,15 @@ def main(argv=None):
         if not args.quick:
             write_report(meta, results, HERE / "RESULTS.md")
 
-    save(run_worker(log, model="sgemm"))
+    def run(**options):
+        key = {k: v for k, v in options.items() if k in ("model", "size", "variant")}
+        earlier = done(key)
+        if earlier is not None:
+            log(f"kept from the earlier run: {key}")
+            return save(earlier)
+        return save(run_worker(log, **options))
+
+    run(model="sgemm")
     for size in sizes:
         target, tf_width, torch_width = matched_widths(size)
         log(
@@ -121,20 +141,16 @@ def main(argv=None):
             f"{torch_width}"
         )
         common = dict(size=size, repeats=repeats)
-        # XLA rows time the training step only (its compile time is the point).
+        # XLA rows time the training step only (its compile time is the point), and come last.
         xla = dict(phases="train")
-        realnvp_variants = REALNVP_VARIANTS if size == "paper" or not args.quick else ("function",)
-        for variant in realnvp_variants:
-            extra = xla if variant == "xla" else {}
-            save(run_worker(log, model="realnvp", variant=variant, **common, **extra))
-        save(run_worker(log, model="normflows", variant="eager", width=torch_width, **common))
-        for variant in TF_GLOW_VARIANTS if not args.quick else ("function",):
-            extra = xla if variant == "xla" else {}
-            save(
-                run_worker(
-                    log, model="glow_tfp", variant=variant, width=tf_width, **common, **extra
-                )
-            )
+        run(model="realnvp", variant="function", **common)
+        if size == "paper" or not args.quick:
+            run(model="realnvp", variant="memory_saving", **common)
+        run(model="normflows", variant="eager", width=torch_width, **common)
+        run(model="glow_tfp", variant="function", width=tf_width, **common)
+        if not args.quick:
+            run(model="realnvp", variant="xla", **common, **xla)
+            run(model="glow_tfp", variant="xla", width=tf_width, **common, **xla)
         meta["load"].append(load_snapshot())
     log(f"wrote {results_dir / name}")
 

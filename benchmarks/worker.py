@@ -31,14 +31,14 @@ TRAINING_FLOPS_FACTOR = 3  # forward + backward ~ 3x the forward's FLOPs
 def _timed(fn, repeats, warmup=1):
     """First call (trace / compile + run) timed on its own, then `timed_calls`.
 
-    At most `repeats + 2` timed calls: on a busy machine the extra calls rarely come out clean,
+    At most `repeats + 1` timed calls: on a busy machine extra calls rarely come out clean,
     and the row then says how many were.
     """
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
     result = timed_calls(
-        fn, warmup=warmup - 1 if warmup else 0, repeats=repeats, max_calls=repeats + 2
+        fn, warmup=warmup - 1 if warmup else 0, repeats=repeats, max_calls=repeats + 1
     )
     result["first_call_s"] = first
     return result

@@ -10,13 +10,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     Keras 3 normalises with separate moment, normalisation and update ops; for float32 NHWC
     inputs on the TensorFlow backend, outside multi-replica training, this layer calls
-    `tf.compat.v1.nn.fused_batch_norm` instead: one kernel forward and one backward. The
-    results are the same up to float32 round-off:
+    `tf.compat.v1.nn.fused_batch_norm` in training mode instead: one kernel forward and one
+    backward. The results are the same up to float32 round-off:
 
-        training:  y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta   (batch statistics,
-                   biased variance, gradient through them), then
-                   moving = momentum * moving + (1 - momentum) * batch statistic
-        inference: the same with the moving statistics
+        y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta   (batch statistics, biased
+        variance, gradient through them), then
+        moving = momentum * moving + (1 - momentum) * batch statistic
+
+    Inference (moving statistics) is Keras's own computation.
 
     Anything else (another backend or dtype, a mask, renorm, a channel axis other than the
     last, several replicas, which need synchronised statistics) takes Keras's own path.
@@ -37,22 +38,13 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
-        if not self._fusable(inputs, mask):
+        # Inference keeps Keras's own ops: they are cheap there (no gradient), and identical
+        # numerics in every graph keep `predict` and eager `log_prob` equal to the last bit.
+        if not (training and self.trainable and self._fusable(inputs, mask)):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         gamma = self.gamma.value if self.scale else tf.ones([channels], inputs.dtype)
         beta = self.beta.value if self.center else tf.zeros([channels], inputs.dtype)
-        if not (training and self.trainable):
-            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                inputs,
-                gamma,
-                beta,
-                mean=self.moving_mean.value,
-                variance=self.moving_variance.value,
-                epsilon=self.epsilon,
-                is_training=False,
-            )
-            return outputs
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             inputs, gamma, beta, epsilon=self.epsilon, is_training=True
         )
