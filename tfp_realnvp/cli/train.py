@@ -148,6 +148,7 @@ def _fit(model, train_batches, test_batches, logdir, epochs, args):
             steps_per_epoch=args.steps_per_epoch,
             validation_data=test_batches,
             validation_steps=args.validation_steps,
+            shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
             verbose=args.verbose,
             callbacks=[
                 # First: a NaN batch must stop training before any callback saves.

@@ -154,6 +154,8 @@ class RealNVPModel(keras.Model):
         if isinstance(temperature, (int, float)) and not temperature >= 0:
             raise ValueError(f"`temperature` must be >= 0; got temperature={temperature!r}.")
         dtype = self._flow.dtype
+        if isinstance(num_samples, int) and num_samples == 0:
+            return tf.zeros([0, *self.event_shape], dtype)  # convolutions reject empty batches
         shape = tf.concat([tf.reshape(tf.cast(num_samples, tf.int32), [1]), self.event_shape], 0)
         z = tf.random.normal(shape, dtype=dtype, seed=seed)
         return self._flow.forward(z * tf.cast(temperature, dtype))
