@@ -17,6 +17,8 @@ setup(
         # TFP 0.25 imports Keras 2 (tf_keras) at import time, although nothing here uses it.
         "tf-keras>=2.21,<2.22",
         "keras>=3.10",
+        # TensorFlow 2.21 no longer installs TensorBoard, which the training callbacks write for.
+        "tensorboard>=2.21,<2.22",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets needs it (lazily) to prepare any dataset.
         "importlib_resources",
@@ -25,6 +27,16 @@ setup(
         "scikit-learn",
         "pillow",
     ],
-    extras_require={"dev": ["pytest>=8", "pytest-xdist", "ruff"]},
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-xdist",
+            "ruff",
+            # The docs build (mkdocs build --strict) is one of the tests.
+            "mkdocs>=1.6",
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+        ],
+    },
     entry_points={"console_scripts": ["tfp-realnvp=tfp_realnvp.cli:main"]},
 )

@@ -19,11 +19,10 @@ class MovingMoments(keras.layers.Layer):
     def __init__(self, num_channels, **kwargs):
         super().__init__(**kwargs)
         self.num_channels = int(num_channels)
-        self.build(None)
+        self._create_weights()
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
+    def _create_weights(self):
+        # The shapes depend on no input, so the weights exist from construction on.
         self.moving_mean = self.add_weight(
             name="moving_mean",
             shape=(self.num_channels,),

@@ -20,11 +20,10 @@ class TanhScale(keras.layers.Layer):
         super().__init__(**kwargs)
         self.initial_scale = float(initial_scale)
         self.regularizer = keras.regularizers.get(regularizer)
-        self.build(None)
+        self._create_weights()
 
-    def build(self, input_shape=None):
-        if self.built:
-            return
+    def _create_weights(self):
+        # The shapes depend on no input, so the weights exist from construction on.
         self.scale = self.add_weight(
             name="scale",
             shape=(),
