@@ -1,13 +1,13 @@
 """Real NVP on MNIST with Keras: bits/dim, samples, temperatures, interpolations, and scales.
 
 Trains a multi-scale `RealNVPMultiScale` wrapped in `RealNVPModel` with `fit` on the
-tensorflow-datasets MNIST pipeline of `tfp_realnvp.data`, then shows what a flow can do that
-other generative models find hard:
+tensorflow-datasets MNIST pipeline of `tfp_realnvp.data`, then shows what an invertible model
+with an exact likelihood gives:
 
 1. exact test log-likelihood, in bits per dimension (the paper's unit);
 2. samples, and samples at several temperatures (z ~ N(0, T^2 I): lower T, cleaner digits);
 3. interpolation between the latents of two test digits, z(t) = cos(pi t/2) z_a + sin(pi t/2) z_b
-   (the paper's figure 8 uses this form: it keeps |z| typical of the prior);
+   (the form of the paper's latent-manifold figures: it keeps |z| typical of the prior);
 4. what each scale encodes (the paper's figure on multi-scale latents): encode a test digit, keep
    one scale's latents, draw the others from the prior, merge and decode.
 
