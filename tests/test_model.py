@@ -264,3 +264,21 @@ def test_error_messages(make, message):
 
 def test_exported_from_the_package():
     assert tfp_realnvp.RealNVPModel is RealNVPModel
+
+
+def test_refresh_batch_norm_statistics_matches_the_moving_averages_to_the_weights():
+    """Refreshed on one repeated batch, inference mode normalises exactly as training mode."""
+    flow = tfp_realnvp.RealNVPMultiScale([8, 8, 1], num_res_blocks=1, num_filters=4)
+    for i, variable in enumerate(flow.trainable_variables):
+        variable.assign_add(tf.random.stateless_normal(variable.shape, [i, 9], stddev=0.1))
+    model = tfp_realnvp.RealNVPModel(flow, num_bins=17)
+    x = tf.random.stateless_uniform([16, 8, 8, 1], [1, 2])
+    training_log_prob = model(x, training=True).numpy()
+    stale = model.log_prob(x).numpy()
+    assert np.abs(stale - training_log_prob).max() > 1.0
+    batches = tf.data.Dataset.from_tensors(x).repeat()
+    assert model.refresh_batch_norm_statistics(batches, steps=250) == 250
+    np.testing.assert_allclose(model.log_prob(x), training_log_prob, rtol=1e-4, atol=1e-3)
+    assert model.refresh_batch_norm_statistics([x, x], steps=5) == 2
+    with pytest.raises(ValueError, match=r"`steps` must be a positive integer; got steps=0"):
+        model.refresh_batch_norm_statistics(batches, steps=0)

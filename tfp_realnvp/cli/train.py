@@ -16,6 +16,9 @@ import sys
 from tfp_realnvp.cli import arguments, loading, run_config
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
+# Batches that re-estimate the moving batch-norm statistics after training (0.9^50 = 0.5%).
+REFRESH_STEPS = 50
+
 
 def run(args):
     """Trains as `args` say; returns the exit status (0)."""
@@ -93,6 +96,8 @@ def run(args):
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
+    # The moving batch-norm statistics trail the last weights: re-estimate them first.
+    model.refresh_batch_norm_statistics(train_batches.repeat(), steps=REFRESH_STEPS)
     callbacks.save_model_atomically(model, model_path)
     save_png(samples_path, sample_grid.grid())
     result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)

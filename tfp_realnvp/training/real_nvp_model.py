@@ -220,6 +220,37 @@ class RealNVPModel(keras.Model):
     def test_step(self, data):
         return _reducible_across_workers(super().test_step(data))
 
+    def refresh_batch_norm_statistics(self, batches, steps=50):
+        """Re-estimates every moving batch-norm statistic for the current weights.
+
+        During training the moving averages (momentum 0.9) trail weights that keep changing, so
+        a model evaluated right after `fit` normalises with stale statistics; on MNIST that cost
+        about 0.5 bits/dim. This runs `steps` batches through the flow in training mode with
+        no gradient step: only the moving averages move, each towards this batch's statistics,
+        so after n steps the old values weigh 0.9^n (0.5% for the default 50).
+
+        Args:
+          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C].
+          steps: how many batches to run; fewer if `batches` ends first.
+
+        Returns:
+          The number of batches run.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+            raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
+
+        @tf.function
+        def update(x):
+            self(x, training=True)
+
+        count = 0
+        for x in batches:
+            if count == steps:
+                break
+            update(x)
+            count += 1
+        return count
+
     # -- saving ---------------------------------------------------------------------------------
 
     def get_config(self):
