@@ -124,6 +124,8 @@ def main(argv=None):
     ).history
 
     # --- Evaluation and samples ----------------------------------------------------------------
+    # The moving batch-norm statistics trail the last weights: re-estimate them first.
+    model.refresh_batch_norm_statistics(train.repeat(), steps=5 if args.quick else 50)
     test_bpd = model.evaluate(test, steps=eval_steps, return_dict=True, verbose=0)["bits_per_dim"]
     print(f"test: {test_bpd:.3f} bits/dim (the paper: {PAPER_TEST_BITS_PER_DIM})")
     samples = {t: model.sample(64, temperature=t, seed=args.seed).numpy() for t in (1.0, 0.7)}
