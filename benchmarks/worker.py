@@ -7,6 +7,7 @@ python benchmarks/worker.py --model realnvp|glow_tfp|normflows|sgemm --size smal
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,10 @@ def _timed(fn, repeats, warmup=1):
 
 
 def run_tf(args, size):
+    if "memory" in args.phases.split(","):
+        # TF's BFC allocator on the CPU keeps statistics of the memory held by tensors
+        # (`get_memory_info`): unlike RSS, not inflated by allocator caches or oneDNN's.
+        os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
     threads = configure_threads()
     import keras
     import numpy as np
@@ -117,6 +122,13 @@ def run_tf(args, size):
         result["train_peak_rss_bytes"] = peak_rss_bytes()
         loss = float(train_step(pixels).numpy())
         result["train_loss_finite"] = bool(np.isfinite(loss))
+    if "memory" in phases:
+        train_step(pixels).numpy()  # trace, compile, create the optimizer's slots
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        train_step(pixels).numpy()
+        info = tf.config.experimental.get_memory_info("CPU:0")
+        result["train_peak_tensor_bytes"] = info["peak"]
+        result["train_peak_rss_bytes"] = peak_rss_bytes()
     if "log_prob" in phases:
         result["log_prob"] = _timed(lambda: log_prob(pixels).numpy(), args.repeats)
     if "sample" in phases:

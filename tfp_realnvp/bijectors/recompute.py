@@ -161,6 +161,13 @@ class RecomputedCoupling(FlowBijector):
 
     def _recomputed_gradients(self, y, mean, variance, previous, dy, dlog_det, variables):
         coupling, bn = self.coupling, self.batch_norm
+        # Recompute only once this coupling's output gradient exists. Without the dependency a
+        # graph executor may rebuild every coupling's activations as soon as the forward pass
+        # ends (they depend on y alone) and hold them all, which is what this class avoids.
+        with tf.control_dependencies([dy, dlog_det]):
+            y = tf.identity(y)
+            if bn is not None:
+                mean, variance = tf.identity(mean), tf.identity(variance)
         h = y if bn is None else self._denormalise(y, mean, variance)
         kept = h * coupling._keep
         mapping = []
