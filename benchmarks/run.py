@@ -112,7 +112,10 @@ def main(argv=None):
 
     def done(options):
         for r in previous:
-            if all(str(r.get(k)) == str(v) for k, v in options.items() if k != "repeats"):
+            if all(
+                str(r.get(k, "train,log_prob,sample" if k == "phases" else None)) == str(v)
+                for k, v in options.items()
+            ):
                 return r
         return None
 
@@ -126,14 +129,15 @@ def main(argv=None):
             write_report(meta, results, HERE / "RESULTS.md")
 
     def run(**options):
-        key = {k: v for k, v in options.items() if k in ("model", "size", "variant")}
+        options.setdefault("phases", "train,log_prob,sample")
+        key = {k: v for k, v in options.items() if k in ("model", "size", "variant", "phases")}
         earlier = done(key)
         if earlier is not None:
             log(f"kept from the earlier run: {key}")
             return save(earlier)
         return save(run_worker(log, **options))
 
-    run(model="sgemm")
+    run(model="sgemm", phases="sgemm")
     for size in sizes:
         target, tf_width, torch_width = matched_widths(size)
         log(
@@ -149,6 +153,9 @@ def main(argv=None):
         run(model="normflows", variant="eager", width=torch_width, **common)
         run(model="glow_tfp", variant="function", width=tf_width, **common)
         if not args.quick:
+            # Memory held by tensors during a training step (TF's allocator statistics).
+            for variant in ("function", "memory_saving"):
+                run(model="realnvp", variant=variant, size=size, phases="memory")
             run(model="realnvp", variant="xla", **common, **xla)
             run(model="glow_tfp", variant="xla", width=tf_width, **common, **xla)
         meta["load"].append(load_snapshot())

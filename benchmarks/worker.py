@@ -243,6 +243,7 @@ def main(argv=None):
     else:
         result = run_tf(args, size)
     result["size"] = args.size
+    result["phases"] = "sgemm" if args.model == "sgemm" else args.phases
     for phase, factor in (("train", TRAINING_FLOPS_FACTOR), ("log_prob", 1), ("sample", 1)):
         if phase in result:
             timing = result[phase]
