@@ -117,7 +117,7 @@ def table(results, size, peak):
             continue
         train_gflops = _phase(r, "train", "gflops")
         first = (r.get("train_trace_s") or 0) + (_phase(r, "train", "first_call_s") or 0)
-        clean = "/".join(
+        clean = ", ".join(
             f"{_phase(r, p, 'clean_calls')}/{_phase(r, p, 'calls')}"
             for p in ("train", "log_prob", "sample")
         )
@@ -270,7 +270,13 @@ def write_report(meta, results, path):
         f"inter-op {threads.get('tf_inter_op')}; "
         "torch `set_num_threads(2)`, `set_num_interop_threads(1)`.",
         f"- Run: {meta['started']} to {meta.get('finished')}; median of at least "
-        f"{meta['repeats']} timed calls after a warm-up call.",
+        f"{meta['repeats']} timed calls after a warm-up call."
+        + (
+            " Resumed (`--resume`): rows already measured by an interrupted run of the same "
+            "command earlier that day were kept."
+            if meta.get("resumed_from")
+            else ""
+        ),
         "- Load: each timed call records this process's CPU time and the machine's busy CPU time "
         "(psutil); a call during which other processes used more than 0.15 cores on average is "
         "discarded, and timing continues (up to 1 more call). Where fewer clean calls than "
@@ -302,6 +308,20 @@ def write_report(meta, results, path):
         "is also given.",
         "",
     ]
+    quick = HERE / "results" / "benchmark_quick.json"
+    if quick.exists() and not any(r.get("size") == "small" for r in results):
+        # SMALL from `run.py --quick` (2 timed calls) when the full run did not get to it.
+        extra = [
+            dict(r, variant=r["variant"])
+            for r in json.loads(quick.read_text())["results"]
+            if r.get("size") == "small" and r.get("model") != "sgemm"
+        ]
+        results = results + extra
+        parts += [
+            "SMALL rows below come from `python benchmarks/run.py --quick` (2 timed calls, no "
+            "XLA or memory-saving rows): the full run did not get to SMALL in this session.",
+            "",
+        ]
     for size, label in (
         ("paper", "PAPER: 2 scales, 8 residual blocks, 64 feature maps, batch 64"),
         ("small", "SMALL: 2 scales, 2 residual blocks, 32 feature maps, batch 32"),

@@ -198,4 +198,9 @@ class RecomputedCoupling(FlowBijector):
         # d/dx: the kept units reach y directly and through the network; the others through
         # x * exp(s). (The network saw `kept` as given, so its gradient off the mask is dropped.)
         dx = coupling._keep * dkept + coupling._transform * dtransformed
+        # Hand dx on (and so let the previous coupling's recomputation start) only once every
+        # gradient of this coupling is computed: otherwise a graph executor may postpone the
+        # weight gradients and keep several couplings' activations alive at once.
+        with tf.control_dependencies([g for g in dvariables if g is not None]):
+            dx = tf.identity(dx)
         return dx, dvariables
