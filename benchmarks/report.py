@@ -106,8 +106,8 @@ def table(results, size, peak):
         "| model | compiled as | parameters | GFLOP/image (fwd) | train img/s | train GFLOP/s "
         "| % of sgemm peak | log_prob img/s | log_prob GFLOP/s | sample img/s | sample GFLOP/s "
         "| peak RSS, training (GiB) | trace + first call (s) | clean timed calls "
-        "(train/log_prob/sample) |",
-        "|" + "---|" * 14,
+        "(train, log_prob, sample) | machine |",
+        "|" + "---|" * 15,
     ]
     for r in results:
         if r.get("size") != size or r.get("model") == "sgemm" or r.get("phases") == "memory":
@@ -139,11 +139,20 @@ def table(results, size, peak):
                     _fmt(r.get("train_peak_rss_bytes", 0) / GIB, 2),
                     _fmt(first, 0),
                     clean,
+                    _machine(r),
                 ]
             )
             + " |"
         )
     return "\n".join(rows)
+
+
+def _machine(result):
+    """Whether the row was measured on a quiet machine, if the results say."""
+    measured = result.get("measured", "")
+    if measured.startswith("quiet"):
+        return "quiet"
+    return "shared (loaded)" if "shared" in measured else (measured or "-")
 
 
 def targets(results, peak, cpu_peak=float("nan")):
@@ -284,6 +293,10 @@ def write_report(meta, results, path):
         "it. Load average and CPU use before and after each size: "
         + ", ".join(f"{s['loadavg_1min']:.1f} / {s['cpu_percent']:.0f}%" for s in meta["load"])
         + f". Waiting for a quiet machine before the run: {meta.get('wait_for_quiet')}.",
+    ]
+    if meta.get("merged"):
+        parts.append(f"- Assembled: {meta['merged']}; the 'machine' column says which.")
+    parts += [
         "",
         "## sgemm peak (the physical limit)",
         "",
