@@ -323,7 +323,9 @@ def write_report(meta, results, path):
         "",
     ]
     quick = HERE / "results" / "benchmark_quick.json"
-    if quick.exists() and not any(r.get("size") == "small" for r in results):
+    if quick.exists() and not any(
+        r.get("size") == "small" and r.get("model") != "sgemm" for r in results
+    ):
         # SMALL from `run.py --quick` (2 timed calls) when the full run did not get to it.
         extra = [
             dict(r, variant=r["variant"])
@@ -396,11 +398,14 @@ def _quality_section():
         ]
     data = json.loads(path.read_text())
     s = data["summary"]
+    a = s["architecture"]
     loads = s.get("load", [])
     mean_load = sum(x["loadavg_1min"] for x in loads) / max(1, len(loads))
     return head + [
         f"`python benchmarks/quality_over_time.py`: the CLI's MNIST settings "
-        f"({s['architecture']}, batch {s['batch_size']}, Adam 1e-3, clipnorm 100, L2 5e-5). "
+        f"({a['num_scales']} scales, {a['num_res_blocks']} residual blocks, "
+        f"{a['num_filters']} feature maps, batch {s['batch_size']}, Adam 1e-3, clipnorm 100, "
+        "L2 5e-5). "
         + (
             "Clock: wall-clock time. "
             if s.get("clock", "wall") == "wall"
