@@ -355,7 +355,12 @@ def write_report(meta, results, path):
                 cpu_table(results, size, cpu_peak),
                 "",
             ]
-    parts += ["## Targets (PAPER size, same run)", "", targets(results, peak, cpu_peak), ""]
+    parts += [
+        "## Targets (PAPER size; the quiet rows were measured one after another)",
+        "",
+        targets(results, peak, cpu_peak),
+        "",
+    ]
     profile = HERE / "results" / "profile_parts.json"
     if profile.exists():
         parts += ["## Where the training step's time goes", "", _profile_table(profile), ""]
