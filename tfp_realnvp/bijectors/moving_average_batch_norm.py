@@ -150,17 +150,23 @@ class MovingAverageBatchNorm(FlowBijector):
         )
         return tf.broadcast_to(log_det, tf.shape(x)[:-IMAGE_EVENT_NDIMS])
 
+    def _normalise(self, x, mean, variance):
+        """f with given statistics: (y, log|det df/dx|)."""
+        normalised = (x - mean) * tf.math.rsqrt(variance + self._epsilon)
+        return x + self._transform * (normalised - x), self._log_det(variance, x)
+
+    def _denormalise(self, y, mean, variance):
+        """g = f^-1 with given statistics: (x, log|det dg/dy|)."""
+        restored = y * tf.sqrt(variance + self._epsilon) + mean
+        return y + self._transform * (restored - y), -self._log_det(variance, y)
+
     def _inverse_and_log_det(self, x, training=False):
         check_event_shape(x, self._event_shape, "x", self.name)
         mean, variance = self._statistics(x, training)
-        normalised = (x - mean) * tf.math.rsqrt(variance + self._epsilon)
-        y = x + self._transform * (normalised - x)
-        return y, self._log_det(variance, x)
+        return self._normalise(x, mean, variance)
 
     def _forward_and_log_det(self, y, training=False):
         reject_training_in_forward(training, self.name)
         check_event_shape(y, self._event_shape, "y", self.name)
         mean, variance = self._moving_statistics()
-        restored = y * tf.sqrt(variance + self._epsilon) + mean
-        x = y + self._transform * (restored - y)
-        return x, -self._log_det(variance, y)
+        return self._denormalise(y, mean, variance)

@@ -121,17 +121,6 @@ class RecomputedCoupling(FlowBijector):
             return ()
         return (tf.identity(bn.moving_mean), tf.identity(bn.moving_variance))
 
-    def _normalise(self, h, mean, variance):
-        """The batch norm's f with given statistics: (y, log|det|)."""
-        bn = self.batch_norm
-        normalised = (h - mean) * tf.math.rsqrt(variance + bn._epsilon)
-        return h + bn._transform * (normalised - h), bn._log_det(variance, h)
-
-    def _denormalise(self, y, mean, variance):
-        bn = self.batch_norm
-        restored = y * tf.sqrt(variance + bn._epsilon) + mean
-        return y + bn._transform * (restored - y)
-
     def _memory_saving_inverse(self, x):
         coupling, bn = self.coupling, self.batch_norm
         previous = self._previous_moving_moments()
@@ -143,7 +132,7 @@ class RecomputedCoupling(FlowBijector):
                 y, mean, variance = h, None, None
             else:
                 mean, variance = bn._statistics(h, True)  # updates the moving averages, once
-                y, bn_log_det = self._normalise(h, mean, variance)
+                y, bn_log_det = bn._normalise(h, mean, variance)
                 log_det += bn_log_det
 
             def grad(dy, dlog_det, variables=None):
@@ -168,7 +157,7 @@ class RecomputedCoupling(FlowBijector):
             y = tf.identity(y)
             if bn is not None:
                 mean, variance = tf.identity(mean), tf.identity(variance)
-        h = y if bn is None else self._denormalise(y, mean, variance)
+        h = y if bn is None else bn._denormalise(y, mean, variance)[0]
         kept = h * coupling._keep
         mapping = []
         if previous:
