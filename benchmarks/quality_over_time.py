@@ -6,7 +6,8 @@ Trains `RealNVPModel` exactly as `tfp-realnvp train --dataset mnist` does (3 sca
 blocks, 32 feature maps, batch 64, Adam 1e-3 with global clipnorm 100, L2 5e-5), in chunks of
 `--chunk-steps` steps. After each chunk the training clock is paused and bits/dim is measured in
 inference mode on the first `--eval-images` MNIST test images (fixed dequantisation noise); at
-the end, on the whole test set (`--final-eval-images`). Writes
+the end, on the whole test set (`--final-eval-images`), before and after the batch-norm refresh
+the CLI runs before it saves (`RealNVPModel.refresh_batch_norm_statistics`). Writes
 `benchmarks/results/quality_over_time.csv` and `.png` and prints a JSON summary.
 """
 
@@ -51,6 +52,7 @@ def main(argv=None):
 
     import tfp_realnvp
     from tfp_realnvp.cli.arguments import architecture
+    from tfp_realnvp.cli.train import REFRESH_STEPS
     from tfp_realnvp.data import load
     from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
 
@@ -118,6 +120,11 @@ def main(argv=None):
         train, steps_per_epoch=args.chunk_steps, epochs=10**6, verbose=0, callbacks=[PausedClock()]
     )
     trained, steps = clock["trained"], rows[-1]["steps"]
+    final_stale = bits_per_dim(eval_full)
+    # As the CLI does before it saves: moving batch-norm statistics caught up with the last weights.
+    refresh_start = time.perf_counter()
+    model.refresh_batch_norm_statistics(train, steps=REFRESH_STEPS)
+    refresh_seconds = time.perf_counter() - refresh_start
     final = bits_per_dim(eval_full)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +142,9 @@ def main(argv=None):
         eval_images=args.eval_images,
         final_eval_images=args.final_eval_images,
         final_test_bits_per_dim=final,
+        final_test_bits_per_dim_before_refresh=final_stale,
+        refresh_steps=REFRESH_STEPS,
+        refresh_wall_seconds=refresh_seconds,
         architecture=dict(
             num_scales=num_scales, num_res_blocks=num_res_blocks, num_filters=num_filters
         ),

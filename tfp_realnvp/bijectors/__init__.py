@@ -11,6 +11,7 @@ from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
 from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
 from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
+from tfp_realnvp.bijectors.recompute import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LogitPreprocess",
     "MaskedAffineCoupling",
     "MovingAverageBatchNorm",
+    "RecomputedCoupling",
     "Squeeze",
     "channel_mask",
     "checkerboard_mask",
