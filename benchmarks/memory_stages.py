@@ -14,8 +14,10 @@ cost of building the graph. Writes `benchmarks/results/memory_stages.json`.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,6 +26,9 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks.common import configure_threads  # noqa: E402
 
 VARIANTS = ("normal", "memory_saving")
+# Environment variables that change how freed memory is kept (recorded with the results).
+ALLOCATOR_ENVIRONMENT = ("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "TF_CPU_ALLOCATOR_USE_BFC")
+ALLOCATOR_ENVIRONMENT += ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
 
 
 def memory_status():
@@ -60,9 +65,7 @@ def run_variant(variant, size_name, steps):
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(variables)
     pixels = tf.constant(
-        np.random.default_rng(0).integers(
-            0, 256, size=[size["batch_size"], *flows_tf.IMAGE_SHAPE]
-        ),
+        np.random.default_rng(0).integers(0, 256, size=[size["batch_size"], *flows_tf.IMAGE_SHAPE]),
         tf.uint8,
     )
     stages["built"] = memory_status()
@@ -81,10 +84,21 @@ def run_variant(variant, size_name, steps):
     train_step(pixels).numpy()
     stages["first_step"] = memory_status()
     reset_peak()
+    step_seconds = []
     for _ in range(steps):
+        start = time.perf_counter()
         train_step(pixels).numpy()
+        step_seconds.append(time.perf_counter() - start)
     stages["steady_steps"] = memory_status()
-    return dict(variant=variant, size=size_name, steps=steps, threads=threads, stages=stages)
+    return dict(
+        variant=variant,
+        size=size_name,
+        steps=steps,
+        step_seconds=step_seconds,
+        threads=threads,
+        allocator_environment={k: os.environ[k] for k in ALLOCATOR_ENVIRONMENT if k in os.environ},
+        stages=stages,
+    )
 
 
 def main(argv=None):

@@ -395,38 +395,51 @@ def _profile_table(path):
 
 
 def _memory_stages_section():
-    path = HERE / "results" / "memory_stages.json"
-    if not path.exists():
+    """One table row per variant and allocator setting (results/memory_stages*.json)."""
+    files = sorted((HERE / "results").glob("memory_stages*.json"))
+    if not files:
         return []
-    runs = {run["variant"]: run for run in json.loads(path.read_text())}
     stages = ("imported", "built", "traced", "first_step", "steady_steps")
     rows = [
         "## Where a training process's memory goes",
         "",
         "`python benchmarks/memory_stages.py`: PAPER size, one process per variant; resident "
         "memory (RSS) after each stage and its high-water mark so far, in GiB. The last stage "
-        "resets the high-water mark after the first step and runs "
-        f"{runs['normal']['steps']} more steps: the peak of training itself, without the "
-        "one-off cost of building and optimising the graph.",
+        "resets the high-water mark after the first step and runs a few more steps: the peak of "
+        "training itself, without the one-off cost of building and optimising the graph. "
+        "'allocator' names the environment variables set for the run (none: TensorFlow's "
+        "default, which keeps freed memory for reuse).",
         "",
-        "| variant | " + " | ".join(f"{s}: RSS / peak" for s in stages) + " |",
-        "|" + "---|" * (len(stages) + 1),
+        "| variant | allocator | " + " | ".join(f"{s}: RSS / peak" for s in stages) + " |",
+        "|" + "---|" * (len(stages) + 2),
     ]
-    for variant, run in runs.items():
-        memory = [run["stages"][s] for s in stages]
-        cells = [f"{m['rss_bytes'] / GIB:.2f} / {m['peak_rss_bytes'] / GIB:.2f}" for m in memory]
-        rows.append(f"| {variant} | " + " | ".join(cells) + " |")
-    if {"normal", "memory_saving"} <= runs.keys():
-        whole, steady = (
-            runs["memory_saving"]["stages"][s]["peak_rss_bytes"]
-            / runs["normal"]["stages"][s]["peak_rss_bytes"]
-            for s in ("first_step", "steady_steps")
-        )
-        rows += [
-            "",
-            f"Memory-saving against normal: whole-process peak {100 * whole:.0f}%, peak during "
-            f"the training steps after the first {100 * steady:.0f}%.",
-        ]
+    summaries = []
+    for path in files:
+        runs = {run["variant"]: run for run in json.loads(path.read_text())}
+        for variant, run in runs.items():
+            environment = run.get("allocator_environment") or {}
+            allocator = ", ".join(f"{k}={v}" for k, v in environment.items()) or "default"
+            memory = [run["stages"][s] for s in stages]
+            cells = [
+                f"{m['rss_bytes'] / GIB:.2f} / {m['peak_rss_bytes'] / GIB:.2f}" for m in memory
+            ]
+            rows.append(f"| {variant} | {allocator} | " + " | ".join(cells) + " |")
+        if {"normal", "memory_saving"} <= runs.keys():
+            normal, saving = runs["normal"]["stages"], runs["memory_saving"]["stages"]
+            whole = (
+                saving["steady_steps"]["peak_rss_bytes"] / normal["steady_steps"]["peak_rss_bytes"]
+            )
+            added = [
+                stages_["steady_steps"]["peak_rss_bytes"] - stages_["traced"]["rss_bytes"]
+                for stages_ in (saving, normal)
+            ]
+            summaries.append(
+                f"- allocator {allocator}: whole-process peak {100 * whole:.0f}%; what training "
+                f"adds to the RSS of the traced model {100 * added[0] / added[1]:.0f}% "
+                f"({added[0] / GIB:.2f} vs {added[1] / GIB:.2f} GiB)."
+            )
+    if summaries:
+        rows += ["", "Memory-saving gradients against normal training:", "", *summaries]
     return rows + [""]
 
 
