@@ -19,7 +19,7 @@ LOGIT_ALPHA = 0.05
 GLOW_BLOCKS, GLOW_STEPS_PER_BLOCK = 2, 5  # 10 couplings in 2 blocks
 
 
-def realnvp(size, memory_saving=False):
+def realnvp(size, memory_saving=False, network_dtype_policy=None):
     flow = tfp_realnvp.RealNVPMultiScale(
         IMAGE_SHAPE,
         num_scales=2,
@@ -27,6 +27,7 @@ def realnvp(size, memory_saving=False):
         num_filters=size["num_filters"],
         logit_alpha=LOGIT_ALPHA,
         memory_saving_gradients=memory_saving,
+        network_dtype_policy=network_dtype_policy,
     )
     base = tfd.Sample(tfd.Normal(0.0, 1.0), IMAGE_SHAPE)
     return tfd.TransformedDistribution(base, flow), {"training": True}

@@ -16,6 +16,8 @@ VARIANTS = {
     "memory_saving": "tf.function, memory-saving gradients",
     "memory_saving_xla": "XLA, memory-saving gradients",
     "eager": "eager",
+    "mixed_bfloat16": "tf.function, networks in bfloat16 (mixed_bfloat16)",
+    "autocast_bfloat16": "eager, torch.autocast bfloat16",
 }
 
 
@@ -247,6 +249,21 @@ def targets(results, peak, cpu_peak=float("nan")):
             f"| memory-saving step time vs normal | (its cost) | {slow:.2f}x | "
             f"| {cpu_slow:.2f}x | |"
         )
+    mixed = _find(results, "realnvp", size, "mixed_bfloat16")
+    torch_mixed = _find(results, "normflows", size, "autocast_bfloat16")
+    for phase in ("train", "log_prob", "sample"):
+        if plain and mixed and plain.get(phase) and mixed.get(phase):
+            gain = plain[phase]["median_s"] / mixed[phase]["median_s"]
+            versus = (
+                f"; {mixed[phase]['gflops'] / torch_mixed[phase]['gflops']:.2f}x normflows "
+                "with torch.autocast bfloat16"
+                if torch_mixed and torch_mixed.get(phase)
+                else ""
+            )
+            rows.append(
+                f"| mixed precision (bfloat16 networks): {phase} speed-up over float32 | (report) "
+                f"| {gain:.2f}x{versus} | | | |"
+            )
     if plain and xla and plain.get("train") and xla.get("train"):
         gain = plain["train"]["median_s"] / xla["train"]["median_s"]
         cpu_gain = plain["train"]["median_cpu_s"] / xla["train"]["median_cpu_s"]

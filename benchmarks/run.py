@@ -158,6 +158,10 @@ def main(argv=None):
                 run(model="realnvp", variant=variant, size=size, phases="memory")
             run(model="realnvp", variant="xla", **common, **xla)
             run(model="glow_tfp", variant="xla", width=tf_width, **common, **xla)
+            # Mixed precision: bfloat16 convolutions (oneDNN uses AMX / AVX512-BF16 on CPUs
+            # that have them), side by side with PyTorch's autocast on the same CPU.
+            run(model="realnvp", variant="mixed_bfloat16", **common)
+            run(model="normflows", variant="autocast_bfloat16", width=torch_width, **common)
         meta["load"].append(load_snapshot())
     log(f"wrote {results_dir / name}")
 

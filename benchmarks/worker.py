@@ -1,7 +1,8 @@
 """One benchmark configuration in its own process (so its peak RSS is its own); prints JSON.
 
 python benchmarks/worker.py --model realnvp|glow_tfp|normflows|sgemm --size small|paper
-    [--variant function|xla|memory_saving|memory_saving_xla|eager] [--width N]
+    [--variant function|xla|memory_saving|memory_saving_xla|mixed_bfloat16|eager
+     |autocast_bfloat16] [--width N]
     [--repeats 5] [--phases train,log_prob,sample]
 """
 
@@ -60,7 +61,10 @@ def run_tf(args, size):
     batch = size["batch_size"]
     if args.model == "realnvp":
         memory_saving = args.variant.startswith("memory_saving")
-        dist, train_kwargs = flows_tf.realnvp(size, memory_saving=memory_saving)
+        policy = "mixed_bfloat16" if args.variant == "mixed_bfloat16" else None
+        dist, train_kwargs = flows_tf.realnvp(
+            size, memory_saving=memory_saving, network_dtype_policy=policy
+        )
         config = dict(size)
     else:
         dist, train_kwargs = flows_tf.glow(args.width)
@@ -148,9 +152,11 @@ def run_torch(args, size):
     model = flows_torch.glow(args.width)
     pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # autocast_bfloat16: PyTorch's mixed precision on the CPU (bfloat16 where it is safe).
+    autocast = args.variant == "autocast_bfloat16"
     result = dict(
         model=args.model,
-        variant="eager",
+        variant=args.variant if autocast else "eager",
         framework=f"PyTorch {torch.__version__}",
         config=dict(hidden_channels=args.width, batch_size=batch, levels=2, steps_per_level=5),
         threads=threads,
@@ -161,23 +167,27 @@ def run_torch(args, size):
     phases = args.phases.split(",")
     result["rss_before_bytes"] = rss_bytes()
 
+    def precision():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
+
     def train_step():
         model.train()
         optimizer.zero_grad(set_to_none=True)
-        loss = -flows_torch.log_prob(model, flows_torch.dequantise(pixels)).mean()
+        with precision():
+            loss = -flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().mean()
         loss.backward()
         optimizer.step()
         return loss.item()
 
     def log_prob():
         model.eval()
-        with torch.no_grad():
-            return flows_torch.log_prob(model, flows_torch.dequantise(pixels)).numpy()
+        with torch.no_grad(), precision():
+            return flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().numpy()
 
     def sample():
         model.eval()
-        with torch.no_grad():
-            return flows_torch.sample(model, batch).numpy()
+        with torch.no_grad(), precision():
+            return flows_torch.sample(model, batch).float().numpy()
 
     if "train" in phases:
         result["train"] = _timed(train_step, args.repeats)

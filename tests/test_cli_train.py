@@ -102,6 +102,19 @@ def test_sample_writes_a_png(trained_run, tmp_path):
     assert pixels.min() < 64 and pixels.max() > 192  # not a blank image
 
 
+def test_mixed_precision_and_memory_saving_runs_are_recorded(tmp_path):
+    logdir = str(tmp_path / "run")
+    options = ["--mixed-precision", "--memory-saving-gradients"]
+    stdout = run(
+        "train", "--logdir", logdir, "--epochs", "1", "--steps-per-epoch", "2", *TINY, *options
+    )
+    assert np.isfinite(held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)"))
+    with open(os.path.join(logdir, "config.json")) as file:
+        flow = json.load(file)["flow"]
+    assert flow["network_dtype_policy"] == "mixed_bfloat16"
+    assert flow["memory_saving_gradients"] is True
+
+
 def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     logdir = str(tmp_path / "run")
     args = ["train", "--logdir", logdir, "--epochs", "4", "--steps-per-epoch", "120", *TINY]

@@ -35,7 +35,8 @@ class MaskedAffineCoupling(FlowBijector):
       initial_scale: starting value of the learned bound `scale` of s.
       scale_regularizer: Keras regularizer for `scale`, or None.
       validate_args: check inputs at run time (here: only static shapes are checked).
-      dtype: tf.float32 or tf.float64; the conditioner must compute in the same dtype.
+      dtype: tf.float32 or tf.float64. The conditioner's variables are in this dtype; it may
+        compute in a narrower one (mixed precision): its output is cast to `dtype`.
       name: name of the bijector.
 
     Example:
@@ -102,6 +103,8 @@ class MaskedAffineCoupling(FlowBijector):
         flat_params = self._conditioner(
             tf.reshape(kept, [-1, *self._event_shape]), training=training
         )
+        # A mixed-precision network computes in a narrower dtype; the coupling does not.
+        flat_params = tf.cast(flat_params, self._keep.dtype)
         channels = self._event_shape[-1]
         if flat_params.shape[-1] != 2 * channels:
             raise ValueError(

@@ -65,6 +65,16 @@ def build_parser():
         help="compile the train step with XLA (default: Keras decides; off on CPUs)",
     )
     train.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="coupling networks in bfloat16 (Keras 'mixed_bfloat16'); the flow stays float32",
+    )
+    train.add_argument(
+        "--memory-saving-gradients",
+        action="store_true",
+        help="recompute the couplings' activations in the backward pass (less memory)",
+    )
+    train.add_argument(
         "--strategy",
         choices=("default", "mirrored"),
         default="default",

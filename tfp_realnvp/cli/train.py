@@ -59,6 +59,8 @@ def run(args):
             num_scales=num_scales,
             num_res_blocks=num_res_blocks,
             num_filters=num_filters,
+            memory_saving_gradients=args.memory_saving_gradients,
+            network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
         )
         model = RealNVPModel(flow, num_bins=info.num_bins)
     config = {

@@ -35,6 +35,10 @@ def flow_config(flow):
     }
     config["event_shape"] = [int(d) for d in config["event_shape"]]
     config["dtype"] = tf.as_dtype(config["dtype"]).name
+    if config.get("network_dtype_policy") is not None:
+        config["network_dtype_policy"] = keras.dtype_policies.get(
+            config["network_dtype_policy"]
+        ).name
     return config
 
 
