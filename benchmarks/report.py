@@ -373,7 +373,7 @@ def write_report(meta, results, path):
                 "",
             ]
     parts += [
-        "## Targets (PAPER size; the quiet rows were measured one after another)",
+        "## Targets (PAPER size, measured side by side in one run)",
         "",
         targets(results, peak, cpu_peak),
         "",

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfp_realnvp.networks.fused_batch_norm import FusedBatchNormalization
 
 
-def _pair(center_and_scale, dtype="float32"):
+def _pair(center_and_scale, dtype="float32", input_dtype=None):
     options = dict(momentum=0.9, epsilon=1e-4, center=center_and_scale, scale=center_and_scale)
     reference = keras.layers.BatchNormalization(dtype=dtype, **options)
     fused = FusedBatchNormalization(dtype=dtype, **options)
@@ -20,7 +20,7 @@ def _pair(center_and_scale, dtype="float32"):
         value = rng.uniform(0.5, 1.5, size=a.shape)
         a.assign(value)
         b.assign(value)
-    x = tf.constant(rng.normal(1.0, 3.0, size=shape), dtype)
+    x = tf.constant(rng.normal(1.0, 3.0, size=shape), input_dtype or dtype)
     return reference, fused, x
 
 
@@ -52,6 +52,20 @@ def test_fused_kernel_is_used_for_float32():
     _, fused, x = _pair(True)
     graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(x).graph
     assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+
+
+def test_mixed_bfloat16_takes_the_fused_kernel_and_matches_keras():
+    reference, fused, x = _pair(True, dtype="mixed_bfloat16", input_dtype="bfloat16")
+    graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(x).graph
+    fused_ops = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+    assert fused_ops and fused_ops[0].get_attr("T") == tf.bfloat16
+    y_r, y_f = reference(x, training=True), fused(x, training=True)
+    assert y_f.dtype == tf.bfloat16
+    # One bfloat16 rounding of outputs of size ~3: 2^-6.
+    np.testing.assert_allclose(tf.cast(y_f, tf.float32), tf.cast(y_r, tf.float32), atol=2e-2)
+    for a, b in zip(fused.weights, reference.weights, strict=True):
+        assert a.dtype == "float32"
+        np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
 def test_statelessscope_discards_the_update():

@@ -9,9 +9,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` (same variables, statistics and updates), faster on TF.
 
     Keras 3 normalises with separate moment, normalisation and update ops; for float32 NHWC
-    inputs on the TensorFlow backend, outside multi-replica training, this layer calls
-    `tf.compat.v1.nn.fused_batch_norm` in training mode instead: one kernel forward and one
-    backward. The results are the same up to float32 round-off:
+    inputs (or bfloat16 ones under a mixed_bfloat16 policy) on the TensorFlow backend, outside
+    multi-replica training, this layer calls `tf.compat.v1.nn.fused_batch_norm` in training
+    mode instead: one kernel forward and one backward. The results are the same up to
+    round-off (float32; bfloat16 outputs are rounded once):
 
         y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta   (batch statistics, biased
         variance, gradient through them), then
@@ -28,8 +29,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             keras.backend.backend() == "tensorflow"
             and mask is None
             and not self.renorm
-            and inputs.dtype == tf.float32
-            and self.compute_dtype == "float32"
+            # float32, or bfloat16 under mixed precision (float32 weights and statistics).
+            and inputs.dtype in (tf.float32, tf.bfloat16)
+            and self.compute_dtype == inputs.dtype.name
+            and self.variable_dtype == "float32"
             and len(inputs.shape) == 4
             and self.axis in (3, -1)
             and self.epsilon >= 1.001e-5  # the fused kernel's minimum
@@ -43,13 +46,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         if not (training and self.trainable and self._fusable(inputs, mask)):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
-        gamma = self.gamma.value if self.scale else tf.ones([channels], inputs.dtype)
-        beta = self.beta.value if self.center else tf.zeros([channels], inputs.dtype)
+        # The kernel takes float32 scale and offset for float32 and bfloat16 inputs alike.
+        gamma = self.gamma.value if self.scale else tf.ones([channels], tf.float32)
+        beta = self.beta.value if self.center else tf.zeros([channels], tf.float32)
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             inputs, gamma, beta, epsilon=self.epsilon, is_training=True
         )
         # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
-        count = tf.cast(tf.size(inputs) // channels, inputs.dtype)
+        count = tf.cast(tf.size(inputs) // channels, mean.dtype)
         variance = unbiased_variance * tf.math.maximum(count - 1.0, 1.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(
