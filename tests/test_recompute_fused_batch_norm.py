@@ -48,10 +48,21 @@ def test_same_outputs_gradients_and_moving_statistics(training, center_and_scale
     assert np.any(fused.moving_variance.numpy() != moving_before) == training
 
 
-def test_fused_kernel_is_used_for_float32():
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_fused_kernel_is_used_for_float32(training):
     _, fused, x = _pair(True)
-    graph = tf.function(lambda x: fused(x, training=True)).get_concrete_function(x).graph
-    assert any(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+    graph = tf.function(lambda x: fused(x, training=training)).get_concrete_function(x).graph
+    kernels = [op for op in graph.get_operations() if op.type.startswith("FusedBatchNorm")]
+    assert [op.get_attr("is_training") for op in kernels] == [training]
+
+
+def test_frozen_layer_normalises_with_its_moving_statistics():
+    reference, fused, x = _pair(True)
+    reference.trainable = fused.trainable = False
+    np.testing.assert_allclose(
+        fused(x, training=True), reference(x, training=True), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(fused(x, training=True), fused(x, training=False), rtol=1e-6)
 
 
 def test_mixed_bfloat16_takes_the_fused_kernel_and_matches_keras():

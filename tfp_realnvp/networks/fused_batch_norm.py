@@ -10,15 +10,17 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     Keras 3 normalises with separate moment, normalisation and update ops; for float32 NHWC
     inputs (or bfloat16 ones under a mixed_bfloat16 policy) on the TensorFlow backend, outside
-    multi-replica training, this layer calls `tf.compat.v1.nn.fused_batch_norm` in training
-    mode instead: one kernel forward and one backward. The results are the same up to
+    multi-replica training, this layer calls `tf.compat.v1.nn.fused_batch_norm` instead: in
+    training mode one kernel forward and one backward. The results are the same up to
     round-off (float32; bfloat16 outputs are rounded once):
 
         y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta   (batch statistics, biased
         variance, gradient through them), then
         moving = momentum * moving + (1 - momentum) * batch statistic
 
-    Inference (moving statistics) is Keras's own computation.
+    In inference (moving statistics) the same kernel normalises in one pass:
+
+        y = gamma * (x - moving_mean) / sqrt(moving_var + eps) + beta
 
     Anything else (another backend or dtype, a mask, renorm, a channel axis other than the
     last, several replicas, which need synchronised statistics) takes Keras's own path.
@@ -41,14 +43,24 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
-        # Inference keeps Keras's own ops: they are cheap there (no gradient), and identical
-        # numerics in every graph keep `predict` and eager `log_prob` equal to the last bit.
-        if not (training and self.trainable and self._fusable(inputs, mask)):
+        if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         # The kernel takes float32 scale and offset for float32 and bfloat16 inputs alike.
         gamma = self.gamma.value if self.scale else tf.ones([channels], tf.float32)
         beta = self.beta.value if self.center else tf.zeros([channels], tf.float32)
+        if not (training and self.trainable):
+            # Inference, as Keras: the moving statistics (a frozen layer too). One pass.
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs,
+                gamma,
+                beta,
+                mean=self.moving_mean.value,
+                variance=self.moving_variance.value,
+                epsilon=self.epsilon,
+                is_training=False,
+            )
+            return outputs
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             inputs, gamma, beta, epsilon=self.epsilon, is_training=True
         )
