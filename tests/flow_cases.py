@@ -4,6 +4,7 @@ import dataclasses
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -146,6 +147,15 @@ CASES = [
     Case("multiscale_3", _multiscale(3), pixels=True),
     Case("multiscale_no_logit_no_bn", _multiscale(2, logit_alpha=None, use_batch_norm=False)),
 ]
+
+
+def perturb(model, scale=0.1, seed=0):
+    """Moves every trainable weight of a model or flow away from its (partly zero) initial value."""
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_variables:
+        values = variable.numpy()
+        noise = rng.standard_normal(variable.shape) * scale
+        variable.assign(values + noise.astype(values.dtype))
 
 
 def prepare(case, dtype):

@@ -4,19 +4,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from flow_cases import perturb
 
 import tfp_realnvp
 
 EVENT_SHAPE = [8, 8, 1]
 SIZE = dict(num_scales=2, num_res_blocks=1, num_filters=8)
-
-
-def moved_weights(flow, seed=0):
-    """Weights away from the identity initialisation, so the networks matter."""
-    rng = np.random.default_rng(seed)
-    for variable in flow.trainable_variables:
-        noise = rng.normal(0.0, 0.05, size=variable.shape).astype(variable.dtype.name)
-        variable.assign(variable.numpy() + noise)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +20,7 @@ def flows():
     mixed = tfp_realnvp.RealNVPMultiScale(
         EVENT_SHAPE, network_dtype_policy="mixed_bfloat16", **SIZE
     )
-    moved_weights(plain)
+    perturb(plain, scale=0.05)  # away from the identity initialisation: the networks matter
     for target, source in zip(mixed.trainable_variables, plain.trainable_variables, strict=True):
         target.assign(source)
     return plain, mixed

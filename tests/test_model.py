@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from flow_cases import perturb
 
 import tfp_realnvp
 from tfp_realnvp.training import RealNVPModel, default_optimizer
@@ -21,14 +22,6 @@ def tiny_model(num_scales=2, num_bins=256, **kwargs):
         EVENT_SHAPE, num_scales=num_scales, num_res_blocks=1, num_filters=4, **kwargs
     )
     return RealNVPModel(flow, num_bins=num_bins)
-
-
-def perturb(model, scale=0.1, seed=0):
-    """Moves every trainable weight away from its (partly zero) initial value."""
-    rng = np.random.default_rng(seed)
-    for variable in model.trainable_variables:
-        noise = rng.standard_normal(variable.shape) * scale
-        variable.assign(variable.numpy() + noise.astype(variable.dtype))
 
 
 def images(count=16, seed=0):
