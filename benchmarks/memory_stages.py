@@ -51,9 +51,6 @@ def reset_peak():
 def run_variant(variant, size_name, steps):
     stages = {}
     threads = configure_threads()
-    import keras
-    import numpy as np
-    import tensorflow as tf
 
     from benchmarks import flows_tf
     from benchmarks.worker import SIZES
@@ -61,23 +58,9 @@ def run_variant(variant, size_name, steps):
     stages["imported"] = memory_status()
     size = SIZES[size_name]
     dist, train_kwargs = flows_tf.realnvp(size, memory_saving=variant == "memory_saving")
-    variables = dist.trainable_variables
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(variables)
-    pixels = tf.constant(
-        np.random.default_rng(0).integers(0, 256, size=[size["batch_size"], *flows_tf.IMAGE_SHAPE]),
-        tf.uint8,
-    )
+    train_step = flows_tf.training_step(dist, train_kwargs)  # builds the optimizer's slots
+    pixels = flows_tf.fixed_pixels(size["batch_size"])
     stages["built"] = memory_status()
-
-    @tf.function
-    def train_step(pixels):
-        x = flows_tf.dequantise(pixels)
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(dist.log_prob(x, bijector_kwargs=train_kwargs))
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss
 
     train_step.get_concrete_function(pixels)
     stages["traced"] = memory_status()

@@ -52,7 +52,6 @@ def run_tf(args, size):
         # (`get_memory_info`): unlike RSS, not inflated by allocator caches or oneDNN's.
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
     threads = configure_threads()
-    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -70,23 +69,8 @@ def run_tf(args, size):
         dist, train_kwargs = flows_tf.glow(args.width)
         config = dict(num_hidden=args.width, batch_size=batch, blocks=2, steps_per_block=5)
     jit = args.variant.endswith("xla")
-    pixels = tf.constant(
-        np.random.default_rng(0).integers(0, 256, size=[batch, *flows_tf.IMAGE_SHAPE]),
-        tf.uint8,
-    )
-    variables = dist.trainable_variables
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(variables)
-    kwargs = {} if train_kwargs is None else {"bijector_kwargs": train_kwargs}
-
-    @tf.function(jit_compile=jit)
-    def train_step(pixels):
-        x = flows_tf.dequantise(pixels)
-        with tf.GradientTape() as tape:
-            loss = -tf.reduce_mean(dist.log_prob(x, **kwargs))
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss
+    pixels = flows_tf.fixed_pixels(batch)
+    train_step = flows_tf.training_step(dist, train_kwargs, jit_compile=jit)
 
     @tf.function(jit_compile=jit)
     def log_prob(pixels):
