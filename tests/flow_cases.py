@@ -1,6 +1,7 @@
 """A registry of every bijector of the package, for the contract tests."""
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import keras
@@ -147,6 +148,12 @@ CASES = [
     Case("multiscale_3", _multiscale(3), pixels=True),
     Case("multiscale_no_logit_no_bn", _multiscale(2, logit_alpha=None, use_batch_norm=False)),
 ]
+
+
+def with_tests_on_path():
+    """PYTHONPATH for a test's subprocess that imports these helpers (`from flow_cases ...`)."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    return os.pathsep.join(path for path in (tests, os.environ.get("PYTHONPATH")) if path)
 
 
 def perturb(model, scale=0.1, seed=0):

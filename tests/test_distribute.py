@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from flow_cases import with_tests_on_path
 
 SCRIPT = textwrap.dedent(
     """
@@ -25,6 +26,7 @@ SCRIPT = textwrap.dedent(
     )
     import keras
     import tfp_realnvp
+    from flow_cases import perturb
 
     GLOBAL_BATCH = 8
     images = np.random.default_rng(3).uniform(size=[GLOBAL_BATCH, 4, 4, 2]).astype("float32")
@@ -36,10 +38,7 @@ SCRIPT = textwrap.dedent(
                 [4, 4, 2], num_scales=2, num_res_blocks=0, num_filters=4
             )
             model = tfp_realnvp.RealNVPModel(flow)
-            rng = np.random.default_rng(0)
-            for variable in model.trainable_variables:  # away from the zero initialisation
-                noise = 0.1 * rng.standard_normal(variable.shape)
-                variable.assign(variable.numpy() + noise.astype("float32"))
+            perturb(model)  # away from the zero initialisation
             # Plain SGD: its step is proportional to the gradient, so a gradient scaled by the
             # number of replicas would show (Adam's first step would hide it).
             model.compile(optimizer=keras.optimizers.SGD(0.05))
@@ -74,7 +73,7 @@ SCRIPT = textwrap.dedent(
 def comparison(tmp_path_factory):
     script = tmp_path_factory.mktemp("distribute") / "mirrored.py"
     script.write_text(SCRIPT)
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": with_tests_on_path()}
     result = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=540, env=environment
     )

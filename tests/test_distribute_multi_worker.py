@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from flow_cases import with_tests_on_path
 
 WORKER = textwrap.dedent(
     """
@@ -22,6 +23,7 @@ WORKER = textwrap.dedent(
     import tensorflow as tf
     import keras
     import tfp_realnvp
+    from flow_cases import perturb
 
     out = sys.argv[1]
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
@@ -37,10 +39,7 @@ WORKER = textwrap.dedent(
                 [4, 4, 1], num_scales=1, num_res_blocks=0, num_filters=4
             )
             model = tfp_realnvp.RealNVPModel(flow)
-            rng = np.random.default_rng(0)
-            for variable in model.trainable_variables:
-                noise = 0.1 * rng.standard_normal(variable.shape)
-                variable.assign(variable.numpy() + noise.astype("float32"))
+            perturb(model)
             model.compile(optimizer=keras.optimizers.SGD(0.05))
         batches = tf.data.Dataset.from_tensor_slices(images).batch(GLOBAL_BATCH)
         history = model.fit(batches, epochs=1, verbose=0).history
@@ -89,6 +88,7 @@ def workers(tmp_path_factory):
                 **os.environ,
                 "TF_CONFIG": json.dumps(config),
                 "TF_CPP_MIN_LOG_LEVEL": "2",
+                "PYTHONPATH": with_tests_on_path(),
             }
             process = subprocess.Popen(
                 [sys.executable, str(script), str(out)],
