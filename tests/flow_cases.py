@@ -14,9 +14,12 @@ from tfp_realnvp import (
     FactorOut,
     FlowSequence,
     LogitPreprocess,
+    MaskedAdditiveCoupling,
     MaskedAffineCoupling,
+    MaskedSplineCoupling,
     MovingAverageBatchNorm,
     RealNVPMultiScale,
+    RecomputedCoupling,
     ResNetConditioner,
     Squeeze,
     channel_mask,
@@ -48,11 +51,12 @@ def takes_training(bijector):
     return isinstance(bijector, tfp_realnvp.FlowBijector)
 
 
-def small_conditioner(mask, dtype, checkerboard=True):
+def small_conditioner(mask, dtype, checkerboard=True, output_channels=None):
     return ResNetConditioner(
         4,
         1,
         mask_channel=mask[..., 0] if checkerboard else None,
+        output_channels=output_channels,
         dtype=tf.as_dtype(dtype).name,
     )
 
@@ -77,6 +81,39 @@ def _dense_coupling(dtype):
         ]
     )
     return MaskedAffineCoupling(mask, network, dtype=dtype)
+
+
+def _additive_coupling(dtype):
+    mask = checkerboard_mask(EVENT, parity=1)
+    network = small_conditioner(mask, dtype, output_channels=EVENT[-1])
+    return MaskedAdditiveCoupling(mask, network, dtype=dtype)
+
+
+SPLINE_BINS = 4
+
+
+def _spline_coupling(dtype):
+    mask = channel_mask(EVENT, keep_first_half=True)
+    network = small_conditioner(mask, dtype, False, output_channels=(3 * SPLINE_BINS - 1) * 2)
+    return MaskedSplineCoupling(mask, network, num_bins=SPLINE_BINS, bound=2.0, dtype=dtype)
+
+
+def _recomputed_spline_coupling(dtype):
+    return RecomputedCoupling(_spline_coupling(dtype))
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp_tests")
+def plain_conv_conditioner(*, output_channels, num_filters, dtype, name, **_):
+    """A user's own coupling network: two plain convolutions, the last one zero-initialised."""
+    return keras.Sequential(
+        [
+            keras.layers.Conv2D(num_filters, 3, padding="same", activation="relu", dtype=dtype),
+            keras.layers.Conv2D(
+                output_channels, 3, padding="same", kernel_initializer="zeros", dtype=dtype
+            ),
+        ],
+        name=name,
+    )
 
 
 def _batch_norm(dtype):
@@ -147,6 +184,17 @@ CASES = [
     Case("multiscale_2", _multiscale(2), pixels=True),
     Case("multiscale_3", _multiscale(3), pixels=True),
     Case("multiscale_no_logit_no_bn", _multiscale(2, logit_alpha=None, use_batch_norm=False)),
+    Case("coupling_additive", _additive_coupling),
+    Case("coupling_spline", _spline_coupling),
+    Case("coupling_spline_recomputed", _recomputed_spline_coupling),
+    Case("multiscale_additive", _multiscale(2, coupling="additive"), pixels=True),
+    Case("multiscale_spline", _multiscale(2, coupling="spline", spline_bins=3), pixels=True),
+    Case("multiscale_authors_order", _multiscale(2, squeeze_order="authors"), pixels=True),
+    Case(
+        "multiscale_user_conditioner",
+        _multiscale(2, conditioner_fn=plain_conv_conditioner, use_batch_norm=False),
+        pixels=True,
+    ),
 ]
 
 

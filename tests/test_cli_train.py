@@ -151,3 +151,20 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     assert batch_steps and min(batch_steps) > completed * 120
     with open(metadata) as file:
         assert json.load(file)["epoch"] == 4
+
+
+def test_coupling_and_squeeze_order_options_are_trained_saved_and_evaluated(tmp_path):
+    logdir = str(tmp_path / "run")
+    options = ["--coupling", "spline", "--spline-bins", "3", "--squeeze-order", "authors"]
+    tiny_two_scales = [*TINY[2:], "--num-scales", "2"]
+    stdout = run(
+        "train", "--logdir", logdir, "--epochs", "1", "--steps-per-epoch", "2",
+        *tiny_two_scales, *options,
+    )  # fmt: skip
+    trained = held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)")
+    with open(os.path.join(logdir, "config.json")) as file:
+        flow = json.load(file)["flow"]
+    recorded = (flow["coupling"], flow["spline_bins"], flow["squeeze_order"])
+    assert recorded == ("spline", 3, "authors")
+    evaluated = held_out_bits_per_dim(run("evaluate", "--logdir", logdir), "bits/dim (digits test)")
+    assert evaluated == pytest.approx(trained, abs=1e-3)

@@ -4,11 +4,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
+import tfp_realnvp
 from tfp_realnvp import (
     FactorOut,
     LogitPreprocess,
+    MaskedAdditiveCoupling,
     MaskedAffineCoupling,
+    MaskedSplineCoupling,
     MovingAverageBatchNorm,
     RealNVPMultiScale,
     ResNetConditioner,
@@ -67,7 +71,7 @@ def test_flow_rejects_images_of_another_event_shape():
     [
         (dict(event_shape=[6, 6, 1], num_scales=3), r"divisible by 4; got event_shape=\[6, 6, 1\]"),
         (dict(event_shape=[5, 4, 1], num_scales=2), r"divisible by 2; got event_shape=\[5, 4, 1\]"),
-        (dict(event_shape=[4, 4], num_scales=2), r"\[H, W, C\] with positive sizes; got \[4, 4\]"),
+        (dict(event_shape=[4, 4], num_scales=2), r"positive sizes; got event_shape=\[4, 4\]"),
         (dict(event_shape=[4, 4, 1], num_scales=0), r"`num_scales` must be .*got num_scales=0"),
         (dict(event_shape=[4, 4, 1], num_res_blocks=-1), r"`num_res_blocks` .* got -1"),
         (dict(event_shape=[4, 4, 1], num_filters=0), r"`num_filters` .* got 0"),
@@ -78,6 +82,11 @@ def test_flow_rejects_images_of_another_event_shape():
         ),
         (dict(event_shape=[4, 4, 1], logit_alpha=0.5), r"`alpha` must be .* got alpha=0.5"),
         (dict(event_shape=[4, 4, 1], batch_norm_momentum=1.0), r"`momentum` .* momentum=1.0"),
+        (dict(event_shape=[4, 4, 1], coupling="affin"), r"`coupling` must be one of .*'affin'"),
+        (dict(event_shape=[4, 4, 1], spline_bins=1), r"`spline_bins` .* got spline_bins=1"),
+        (dict(event_shape=[4, 4, 1], conditioner_fn="resnet"), r"`conditioner_fn` .*'resnet'"),
+        (dict(event_shape=[4, 4, 1], conditioner_fn=lambda **_: 3), r"must return a Keras layer"),
+        (dict(event_shape=[4, 4, 1], squeeze_order="nchw"), r"`squeeze_order` .*'nchw'"),
     ],
 )
 def test_flow_construction_errors(kwargs, message):
@@ -140,6 +149,32 @@ def test_coupling_rejects_bad_masks_and_networks():
         coupling.inverse(tf.zeros([1, 4, 4, 1]))
     with pytest.raises(ValueError, match=r"event shape \[4, 4, 2\].*event_shape=\[4, 4, 1\]"):
         coupling.inverse(tf.zeros([1, 4, 4, 2]))
+
+
+def test_coupling_argument_errors():
+    mask = checkerboard_mask([4, 4, 1])
+    with pytest.raises(ValueError, match=r"`num_bins` must be an integer >= 2; got num_bins=1"):
+        MaskedSplineCoupling(mask, ResNetConditioner(2, 0), num_bins=1)
+    with pytest.raises(ValueError, match=r"`bound` must be a positive number; got bound=0"):
+        MaskedSplineCoupling(mask, ResNetConditioner(2, 0), bound=0)
+    with pytest.raises(ValueError, match=r"`output_channels` .* got output_channels=0"):
+        ResNetConditioner(2, 0, output_channels=0)
+    additive = MaskedAdditiveCoupling(mask, ResNetConditioner(2, 0))  # 2C outputs, C needed
+    with pytest.raises(ValueError, match=r"must return C = 1 channels \(shift\)"):
+        additive.inverse(tf.zeros([1, 4, 4, 1]))
+    with pytest.raises(TypeError, match=r"`coupling` must be a MaskedCoupling"):
+        tfp_realnvp.RecomputedCoupling(tfp.bijectors.Identity())
+    with pytest.raises(ValueError, match=r"`order` must be one of .* got order='nchw'"):
+        Squeeze(order="nchw")
+    with pytest.raises(ValueError, match=r"`factored` must be 'first' or 'second'; got factored=1"):
+        FactorOut(Squeeze(), factored=1)
+
+
+@pytest.mark.parametrize("training", ["yes", 1, tf.constant(True)])
+def test_training_must_be_a_python_bool_or_none(training):
+    norm = MovingAverageBatchNorm([2, 2, 1])
+    with pytest.raises(ValueError, match=r"`training` must be True, False or None; got training="):
+        norm.inverse(tf.zeros([1, 2, 2, 1]), training=training)
 
 
 def test_network_argument_errors():

@@ -5,17 +5,31 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_realnvp.bijectors.factor_out import FactorOut
-from tfp_realnvp.bijectors.flow_bijector import FlowBijector, check_event_shape
+from tfp_realnvp.bijectors.flow_bijector import (
+    FlowBijector,
+    check_event_shape,
+    image_event_shape,
+)
 from tfp_realnvp.bijectors.flow_sequence import FlowSequence
 from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
+from tfp_realnvp.bijectors.masked_additive_coupling import MaskedAdditiveCoupling
 from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
+from tfp_realnvp.bijectors.masked_spline_coupling import MaskedSplineCoupling
 from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
-from tfp_realnvp.bijectors.recompute import RecomputedCoupling
+from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze, squeeze_2x2, unsqueeze_2x2
 from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
 
 tfb = tfp.bijectors
+
+COUPLINGS = ("affine", "additive", "spline")
+# squeeze_order -> (order of the squeeze before the channel-wise couplings,
+#                   order of the squeeze at the factor-out, which half is factored out)
+SQUEEZE_ORDERS = {
+    "space_to_depth": ("space_to_depth", "space_to_depth", "first"),
+    "authors": ("authors", "authors_diagonal_first", "second"),
+}
 
 
 class RealNVPMultiScale(FlowBijector):
@@ -31,10 +45,20 @@ class RealNVPMultiScale(FlowBijector):
                      scale L: 4 checkerboard couplings
         and un-squeeze back, so z has the image's shape [H, W, C].
 
-    Each coupling (`MaskedAffineCoupling`, masks alternating) is followed by a
+    Each coupling (`MaskedAffineCoupling` by default, masks alternating) is followed by a
     `MovingAverageBatchNorm` of the units it transformed. Coupling networks are
-    `ResNetConditioner`s whose width doubles at each scale; channel-wise couplings get twice the
-    checkerboard width. With L scales, the last scale sees [H/2^(L-1), W/2^(L-1), C*2^(L-1)].
+    `ResNetConditioner`s (or what `conditioner_fn` builds) whose width doubles at each scale;
+    channel-wise couplings get twice the checkerboard width. With L scales, the last scale sees
+    [H/2^(L-1), W/2^(L-1), C*2^(L-1)].
+
+    Squeeze orders (`squeeze_order`): with "space_to_depth" (the default) a scale squeezes with
+    `tf.nn.space_to_depth`'s channel layout, runs its channel-wise couplings, factors out the
+    first half of the channels and un-squeezes. With "authors" it follows the authors' code
+    exactly: the channel-wise couplings see the authors' `squeeze_2x2` layout (channel-major),
+    then the scale un-squeezes, squeezes again with their `squeeze_2x2_ordered` layout and
+    factors out the second half, which holds the anti-diagonal pixels (1,0), (0,1) of every 2x2
+    patch; the diagonal ones (0,0), (1,1) go on. (Both keep the paper's checkerboard parity,
+    odd squares first; the authors' code starts with the even ones, its mirror image.)
 
     log|det| is the sum over every step, including the logit preprocessing, so
     `log_prob` is the density of x in [0, 1]^D (pixel space); `bits_per_dim` turns it into the
@@ -52,6 +76,19 @@ class RealNVPMultiScale(FlowBijector):
       num_scales: L >= 1.
       num_res_blocks: residual blocks per coupling network.
       num_filters: feature maps of the first scale's checkerboard networks.
+      coupling: the coupling map: "affine" (the paper, `MaskedAffineCoupling`), "additive"
+        (NICE, `MaskedAdditiveCoupling`: shift only, log-det 0) or "spline" (rational-quadratic
+        splines, `MaskedSplineCoupling`, with `spline_bins` bins on [-3, 3]).
+      spline_bins: bins K of each spline (coupling="spline"); the networks output 3K - 1
+        numbers per transformed unit.
+      conditioner_fn: None (the paper's `ResNetConditioner`s), or a callable building each
+        coupling's network, called with the keywords `event_shape` ([H, W, C] of the
+        coupling), `keep_mask` ([H, W, C] 0/1 array, 1 = passed through), `mask_kind`
+        ("checkerboard" or "channel"), `num_filters` (this scale's width), `output_channels`
+        (what the coupling needs), `dtype` (the networks' Keras dtype policy) and `name`; it
+        returns a Keras 3 layer [B, H, W, C] -> [B, H, W, output_channels]. Register it
+        (`@keras.saving.register_keras_serializable()`) so that saved models find it again.
+      squeeze_order: "space_to_depth" or "authors" (see above).
       logit_alpha: alpha of `LogitPreprocess` (x in [0, 1]); None: no preprocessing.
       use_batch_norm: batch normalisation in the networks and after every coupling.
       batch_norm_momentum, batch_norm_epsilon: of every `MovingAverageBatchNorm`.
@@ -75,9 +112,14 @@ class RealNVPMultiScale(FlowBijector):
       name: name of the bijector.
 
     Example:
-      >>> flow = RealNVPMultiScale([32, 32, 3], num_scales=2, num_res_blocks=8, num_filters=64)
-      >>> dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0., 1.), [32, 32, 3]), flow)
-      >>> bpd = bits_per_dim(dist.log_prob(images), [32, 32, 3])
+      >>> flow = RealNVPMultiScale([8, 8, 1], num_scales=2, num_res_blocks=1, num_filters=8)
+      >>> dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0., 1.), [8, 8, 1]), flow)
+      >>> images = tf.random.uniform([4, 8, 8, 1])
+      >>> bits_per_dim(dist.log_prob(images), [8, 8, 1]).shape
+      TensorShape([4])
+
+      The paper's CIFAR-10 model is `RealNVPMultiScale([32, 32, 3])` (2 scales, 8 residual
+      blocks, 64 feature maps); `coupling="spline"` swaps every affine map for splines.
 
     Reference: Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP", ICLR 2017,
       https://arxiv.org/abs/1605.08803, sections 3.4-3.7.
@@ -90,6 +132,10 @@ class RealNVPMultiScale(FlowBijector):
         num_scales=2,
         num_res_blocks=8,
         num_filters=64,
+        coupling="affine",
+        spline_bins=8,
+        conditioner_fn=None,
+        squeeze_order="space_to_depth",
         logit_alpha=0.05,
         use_batch_norm=True,
         batch_norm_momentum=0.9,
@@ -110,6 +156,22 @@ class RealNVPMultiScale(FlowBijector):
         ):
             if not isinstance(value, int) or value < minimum:
                 raise ValueError(f"`{arg_name}` must be an integer >= {minimum}; got {value!r}.")
+        if coupling not in COUPLINGS:
+            raise ValueError(f"`coupling` must be one of {COUPLINGS}; got coupling={coupling!r}.")
+        if isinstance(spline_bins, bool) or not isinstance(spline_bins, int) or spline_bins < 2:
+            raise ValueError(
+                f"`spline_bins` must be an integer >= 2; got spline_bins={spline_bins!r}."
+            )
+        if conditioner_fn is not None and not callable(conditioner_fn):
+            raise ValueError(
+                "`conditioner_fn` must be None or a callable returning a Keras layer; "
+                f"got conditioner_fn={conditioner_fn!r}."
+            )
+        if squeeze_order not in SQUEEZE_ORDERS:
+            raise ValueError(
+                f"`squeeze_order` must be one of {tuple(SQUEEZE_ORDERS)}; "
+                f"got squeeze_order={squeeze_order!r}."
+            )
         if l2_regularization < 0:
             raise ValueError(f"`l2_regularization` must be >= 0; got {l2_regularization!r}.")
         dtype = tf.as_dtype(dtype)
@@ -119,7 +181,12 @@ class RealNVPMultiScale(FlowBijector):
         with tf.name_scope(name) as name:
             self._event_shape = event_shape
             self._num_scales = num_scales
+            self._factor_outs = []  # one per scale but the last, filled by _scale
             self._config = dict(
+                coupling=coupling,
+                spline_bins=spline_bins,
+                conditioner_fn=conditioner_fn,
+                squeeze_orders=SQUEEZE_ORDERS[squeeze_order],
                 num_res_blocks=num_res_blocks,
                 num_filters=num_filters,
                 use_batch_norm=use_batch_norm,
@@ -155,35 +222,53 @@ class RealNVPMultiScale(FlowBijector):
             steps += self._coupling(f"scale_{index}_checkerboard_{i}", mask, filters, True)
         if last:
             return FlowSequence(steps, name=f"scale_{index}")
+        coupling_order, factor_out_order, factored = self._config["squeeze_orders"]
         squeezed = [height // 2, width // 2, 4 * channels]
-        steps.append(Squeeze())
+        steps.append(Squeeze(coupling_order))
         for i in range(3):
             mask = channel_mask(squeezed, keep_first_half=i % 2 == 0)
             steps += self._coupling(f"scale_{index}_channel_{i}", mask, 2 * filters, False)
+        if factor_out_order != coupling_order:
+            steps += [tfb.Invert(Squeeze(coupling_order)), Squeeze(factor_out_order)]
         next_shape = [height // 2, width // 2, 2 * channels]
-        steps.append(FactorOut(self._scale(next_shape, index + 1)))
-        steps.append(tfb.Invert(Squeeze()))
+        factor_out = FactorOut(self._scale(next_shape, index + 1), factored=factored)
+        self._factor_outs.insert(0, factor_out)  # after the inner scales': outermost first
+        steps.append(factor_out)
+        steps.append(tfb.Invert(Squeeze(factor_out_order)))
         return FlowSequence(steps, name=f"scale_{index}")
 
     def _coupling(self, name, keep_mask, filters, checkerboard):
         """A coupling and, with batch norm, the normalisation of the units it transformed."""
         config = self._config
-        conditioner = ResNetConditioner(
-            filters,
-            config["num_res_blocks"],
-            mask_channel=keep_mask[..., 0] if checkerboard else None,
-            use_batch_norm=config["use_batch_norm"],
-            magnitude_regularizer=config["regularizer"],
+        kind = config["coupling"]
+        per_unit = {"affine": 2, "additive": 1, "spline": 3 * config["spline_bins"] - 1}[kind]
+        network_arguments = dict(
+            event_shape=list(keep_mask.shape),
+            keep_mask=keep_mask,
+            mask_kind="checkerboard" if checkerboard else "channel",
+            num_filters=filters,
+            output_channels=per_unit * keep_mask.shape[-1],
             dtype=config["network_policy"],
             name=f"{name}_network",
         )
-        coupling = MaskedAffineCoupling(
-            keep_mask,
-            conditioner,
-            scale_regularizer=config["regularizer"],
-            dtype=config["dtype"],
-            name=name,
-        )
+        make_network = config["conditioner_fn"] or self._resnet_conditioner
+        conditioner = make_network(**network_arguments)
+        if not isinstance(conditioner, keras.layers.Layer):
+            raise ValueError(
+                "`conditioner_fn` must return a Keras layer; "
+                f"got {conditioner!r} for {network_arguments['name']}."
+            )
+        common = dict(dtype=config["dtype"], name=name)
+        if kind == "affine":
+            coupling = MaskedAffineCoupling(
+                keep_mask, conditioner, scale_regularizer=config["regularizer"], **common
+            )
+        elif kind == "additive":
+            coupling = MaskedAdditiveCoupling(keep_mask, conditioner, **common)
+        else:
+            coupling = MaskedSplineCoupling(
+                keep_mask, conditioner, num_bins=config["spline_bins"], **common
+            )
         batch_norm = None
         if config["use_batch_norm"]:
             batch_norm = MovingAverageBatchNorm(
@@ -196,8 +281,24 @@ class RealNVPMultiScale(FlowBijector):
                 name=f"{name}_batch_norm",
             )
         if config["memory_saving_gradients"]:
-            return [RecomputedCoupling(coupling, batch_norm, name=f"{name}_recomputed")]
+            coupling = RecomputedCoupling(coupling, name=f"{name}_recomputed")
         return [coupling] if batch_norm is None else [coupling, batch_norm]
+
+    def _resnet_conditioner(
+        self, *, keep_mask, mask_kind, num_filters, output_channels, dtype, name, **_
+    ):
+        """The paper's coupling network: the default `conditioner_fn`."""
+        config = self._config
+        return ResNetConditioner(
+            num_filters,
+            config["num_res_blocks"],
+            mask_channel=keep_mask[..., 0] if mask_kind == "checkerboard" else None,
+            use_batch_norm=config["use_batch_norm"],
+            magnitude_regularizer=config["regularizer"],
+            output_channels=output_channels,
+            dtype=dtype,
+            name=name,
+        )
 
     # -- the map --------------------------------------------------------------------------------
 
@@ -217,6 +318,37 @@ class RealNVPMultiScale(FlowBijector):
     def _forward_and_log_det(self, z, training=False):
         check_event_shape(z, self._event_shape, "z", self.name)
         return self._flow._forward_and_log_det(z, training=training)
+
+    def get_config(self):
+        """The constructor's arguments but `name`, JSON-friendly: `from_config` rebuilds the flow.
+
+        A `conditioner_fn` is stored the Keras way (`keras.saving.serialize_keras_object`), so
+        a function registered with `@keras.saving.register_keras_serializable()` is found again
+        when the flow is rebuilt, in another process too.
+        """
+        config = {
+            key: value
+            for key, value in self.parameters.items()
+            if key not in ("self", "name") and not key.startswith("__")
+        }
+        config["event_shape"] = [int(d) for d in config["event_shape"]]
+        config["dtype"] = tf.as_dtype(config["dtype"]).name
+        if config["network_dtype_policy"] is not None:
+            policy = keras.dtype_policies.get(config["network_dtype_policy"])
+            config["network_dtype_policy"] = policy.name
+        if config["conditioner_fn"] is not None:
+            config["conditioner_fn"] = keras.saving.serialize_keras_object(config["conditioner_fn"])
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The flow of `get_config()`'s dict (its weights are new)."""
+        config = dict(config)
+        if isinstance(config.get("conditioner_fn"), dict):
+            config["conditioner_fn"] = keras.saving.deserialize_keras_object(
+                config["conditioner_fn"]
+            )
+        return cls(**config)
 
     def regularization_loss(self):
         """The L2 penalty on weight-norm magnitudes and coupling scales (0 if none): a scalar."""
@@ -239,13 +371,14 @@ class RealNVPMultiScale(FlowBijector):
         """Splits latents [..., H, W, C] into one part per scale (`latent_shapes()`).
 
         Scale l's part is what that scale factored out (the last scale's, what reached it):
-        squeeze, take the first half of the channels, and repeat on the second half.
+        squeeze, take the factored-out half of the channels, and repeat on the other half.
         """
         z = tf.convert_to_tensor(z, dtype=self.dtype)
         check_event_shape(z, self._event_shape, "z", self.name)
+        order = self._config["squeeze_orders"][1]
         parts = []
-        for _ in range(self._num_scales - 1):
-            factored, z = tf.split(squeeze_2x2(z), 2, axis=-1)
+        for factor_out in self._factor_outs:
+            factored, z = factor_out.split(squeeze_2x2(z, order), "z")
             parts.append(factored)
         parts.append(z)
         return parts
@@ -259,9 +392,10 @@ class RealNVPMultiScale(FlowBijector):
         parts = [tf.convert_to_tensor(p, dtype=self.dtype) for p in parts]
         for index, (part, shape) in enumerate(zip(parts, self.latent_shapes(), strict=True)):
             check_event_shape(part, shape, f"parts[{index}]", self.name)
+        order = self._config["squeeze_orders"][1]
         z = parts[-1]
-        for factored in reversed(parts[:-1]):
-            z = unsqueeze_2x2(tf.concat([factored, z], axis=-1))
+        for factor_out, factored in reversed(list(zip(self._factor_outs, parts[:-1], strict=True))):
+            z = unsqueeze_2x2(factor_out.merge(factored, z), order)
         return z
 
 
@@ -287,9 +421,7 @@ def _checked_network_policy(network_dtype_policy, dtype):
 def _checked_event_shape(event_shape, num_scales):
     if not isinstance(num_scales, int) or num_scales < 1:
         raise ValueError(f"`num_scales` must be an integer >= 1; got num_scales={num_scales!r}.")
-    shape = [int(d) for d in event_shape]
-    if len(shape) != 3 or min(shape) <= 0:
-        raise ValueError(f"`event_shape` must be [H, W, C] with positive sizes; got {shape}.")
+    shape = image_event_shape(event_shape)
     factor = 2 ** (num_scales - 1)
     if shape[0] % factor or shape[1] % factor:
         raise ValueError(

@@ -8,10 +8,13 @@ from tfp_realnvp.bijectors.factor_out import FactorOut
 from tfp_realnvp.bijectors.flow_bijector import FlowBijector
 from tfp_realnvp.bijectors.flow_sequence import FlowSequence
 from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
+from tfp_realnvp.bijectors.masked_additive_coupling import MaskedAdditiveCoupling
 from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
+from tfp_realnvp.bijectors.masked_coupling import MaskedCoupling
+from tfp_realnvp.bijectors.masked_spline_coupling import MaskedSplineCoupling
 from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
-from tfp_realnvp.bijectors.recompute import RecomputedCoupling
+from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze
 
 __all__ = [
@@ -19,7 +22,10 @@ __all__ = [
     "FlowBijector",
     "FlowSequence",
     "LogitPreprocess",
+    "MaskedAdditiveCoupling",
     "MaskedAffineCoupling",
+    "MaskedCoupling",
+    "MaskedSplineCoupling",
     "MovingAverageBatchNorm",
     "RecomputedCoupling",
     "Squeeze",

@@ -11,29 +11,36 @@ from tfp_realnvp.bijectors.flow_bijector import (
 
 
 class FactorOut(FlowBijector):
-    """Factors out the first half of the channels; `remaining` transforms the second half.
+    """Factors out half of the channels; `remaining` transforms the other half.
 
     In the paper's f (data -> latent, TFP's `inverse`), at each scale half of the dimensions are
-    final latents and the other half go on to the next scale:
+    final latents and the other half go on to the next scale. With the first half factored out
+    (the default):
 
         f:  [x_out, x_on] = split(x, 2, channels)      z = concat([x_out, f_rest(x_on)])
         log|det df/dx| = log|det df_rest/dx_on|
+
+    and with `factored="second"` (the authors' code) [x_on, x_out] = split(x, 2, channels).
 
     and g (`forward`) undoes it with `remaining`'s forward. The event shape [H, W, C] is kept;
     C must be even and `remaining` must map [H, W, C/2] to itself.
 
     Args:
       remaining: the bijector for the half that goes on (the next scales of the flow).
+      factored: which half of the channels leaves as final latents, "first" or "second".
       validate_args: check inputs at run time.
       name: name of the bijector.
 
     Reference: Real NVP section 3.6 and figure 4(b), https://arxiv.org/abs/1605.08803.
     """
 
-    def __init__(self, remaining, validate_args=False, name="factor_out"):
+    def __init__(self, remaining, factored="first", validate_args=False, name="factor_out"):
         parameters = dict(locals())
+        if factored not in ("first", "second"):
+            raise ValueError(f"`factored` must be 'first' or 'second'; got factored={factored!r}.")
         with tf.name_scope(name) as name:
             self._remaining = remaining
+            self._factored_first = factored == "first"
             super().__init__(
                 forward_min_event_ndims=IMAGE_EVENT_NDIMS,
                 validate_args=validate_args,
@@ -45,21 +52,28 @@ class FactorOut(FlowBijector):
     def remaining(self):
         return self._remaining
 
-    def _halves(self, tensor, arg_name):
+    def split(self, tensor, arg_name="x"):
+        """(factored-out half, half that goes on) of `tensor`'s channels."""
         channels = tensor.shape[-1]
         if channels is None or channels % 2:
             raise ValueError(
                 f"{self.name}: FactorOut splits the channels in half, so `{arg_name}` needs an "
                 f"even, known channel count; got shape {tensor.shape}."
             )
-        return tf.split(tensor, 2, axis=-1)
+        first, second = tf.split(tensor, 2, axis=-1)
+        return (first, second) if self._factored_first else (second, first)
+
+    def merge(self, factored, going_on):
+        """The inverse of `split`."""
+        halves = [factored, going_on] if self._factored_first else [going_on, factored]
+        return tf.concat(halves, axis=-1)
 
     def _inverse_and_log_det(self, x, training=False):
-        factored, going_on = self._halves(x, "x")
+        factored, going_on = self.split(x, "x")
         latent, log_det = inverse_and_log_det(self._remaining, going_on, training)
-        return tf.concat([factored, latent], axis=-1), log_det
+        return self.merge(factored, latent), log_det
 
     def _forward_and_log_det(self, z, training=False):
-        factored, latent = self._halves(z, "z")
+        factored, latent = self.split(z, "z")
         going_on, log_det = forward_and_log_det(self._remaining, latent, training)
-        return tf.concat([factored, going_on], axis=-1), log_det
+        return self.merge(factored, going_on), log_det

@@ -13,17 +13,20 @@ IMAGE_EVENT_NDIMS = 3
 class FlowBijector(tfb.Bijector):
     """A `tfb.Bijector` whose value and log-det come from one evaluation, with per-call `training`.
 
+    Notation, everywhere in this package: x is data (an image), z the latent; the paper's
+    f: x -> z is TFP's `inverse`, its inverse g: z -> x is `forward` (sampling).
     Subclasses implement, for events of rank 3 and any batch shape:
 
-        _forward_and_log_det(x, training=False) -> (y, log|det dy/dx|)    shape of ldj: batch
-        _inverse_and_log_det(y, training=False) -> (x, log|det dx/dy|)
+        _inverse_and_log_det(x, training) -> (z, log|det dz/dx|)    shape of the log-det: batch
+        _forward_and_log_det(z, training) -> (x, log|det dx/dz|)    (training is always False)
 
     TFP's cache is told both results at once (`BijectorCacheWithGreedyAttrs`, as TFP's FFJORD
-    does), so `inverse(y)` followed by `inverse_log_det_jacobian(y)` (what
+    does), so `inverse(x)` followed by `inverse_log_det_jacobian(x)` (what
     `TransformedDistribution.log_prob` does) runs each coupling network once.
 
-    `training` is chosen per call: `bijector.inverse(y, training=True)`, or through a
-    distribution, `dist.log_prob(y, bijector_kwargs={"training": True})`.
+    `training` is chosen per call: `bijector.inverse(x, training=True)`, or through a
+    distribution, `dist.log_prob(x, bijector_kwargs={"training": True})`. Only True trains;
+    False and None infer; `forward` (sampling) refuses True (see `training_mode`).
 
     Variables live in Keras layers so that a `keras.Model` can track, train and save them; a
     Keras 3 layer's variables are invisible to `tf.Module`, so `_hold_keras_layers` exposes the
@@ -51,49 +54,88 @@ class FlowBijector(tfb.Bijector):
                 found.append(layer)
         return found
 
-    def _forward_and_log_det(self, x, training=False):
+    def _forward_and_log_det(self, z, training=False):
         raise NotImplementedError
 
-    def _inverse_and_log_det(self, y, training=False):
+    def _inverse_and_log_det(self, x, training=False):
         raise NotImplementedError
 
-    def _augmented_forward(self, x, **kwargs):
-        y, fldj = self._forward_and_log_det(x, **kwargs)
-        return y, {"fldj": fldj, "ildj": -fldj}
+    def _augmented_forward(self, z, **kwargs):
+        x, fldj = forward_and_log_det(self, z, **kwargs)
+        return x, {"fldj": fldj, "ildj": -fldj}
 
-    def _augmented_inverse(self, y, **kwargs):
-        x, ildj = self._inverse_and_log_det(y, **kwargs)
-        return x, {"ildj": ildj, "fldj": -ildj}
+    def _augmented_inverse(self, x, **kwargs):
+        z, ildj = inverse_and_log_det(self, x, **kwargs)
+        return z, {"ildj": ildj, "fldj": -ildj}
 
-    def _forward(self, x, **kwargs):
-        return self._forward_and_log_det(x, **kwargs)[0]
+    def _forward(self, z, **kwargs):
+        return forward_and_log_det(self, z, **kwargs)[0]
 
-    def _inverse(self, y, **kwargs):
-        return self._inverse_and_log_det(y, **kwargs)[0]
+    def _inverse(self, x, **kwargs):
+        return inverse_and_log_det(self, x, **kwargs)[0]
 
-    def _forward_log_det_jacobian(self, x, **kwargs):
-        self._cache.forward(x, **kwargs)  # evaluates once, filling both log-dets
-        return self._cache.forward_attributes(x, **kwargs)["fldj"]
+    def _forward_log_det_jacobian(self, z, **kwargs):
+        self._cache.forward(z, **kwargs)  # evaluates once, filling both log-dets
+        return self._cache.forward_attributes(z, **kwargs)["fldj"]
 
-    def _inverse_log_det_jacobian(self, y, **kwargs):
-        self._cache.inverse(y, **kwargs)
-        return self._cache.inverse_attributes(y, **kwargs)["ildj"]
+    def _inverse_log_det_jacobian(self, x, **kwargs):
+        self._cache.inverse(x, **kwargs)
+        return self._cache.inverse_attributes(x, **kwargs)["ildj"]
 
 
-def inverse_and_log_det(bijector, y, training=False):
-    """(x, log|det dx/dy|) of one step of a flow over image events, passing `training` on."""
+def training_mode(training, owner):
+    """`training` as a Python bool: only True trains; False and None (Keras's "unspecified") infer.
+
+    Anything else (a string, a number, a tensor) is refused, so that no value silently means
+    training in one bijector and inference in another.
+    """
+    if training is None or training is False:
+        return False
+    if training is True:
+        return True
+    raise ValueError(f"{owner}: `training` must be True, False or None; got training={training!r}.")
+
+
+def inverse_and_log_det(bijector, x, training=None):
+    """(z, log|det dz/dx|) of one step of a flow over image events (the paper's f, data -> latent).
+
+    `training` reaches this package's bijectors; other TFP bijectors take no mode.
+    """
     if isinstance(bijector, FlowBijector):
-        return bijector._inverse_and_log_det(y, training=training)
-    x = bijector.inverse(y)
-    return x, bijector.inverse_log_det_jacobian(y, event_ndims=IMAGE_EVENT_NDIMS)
+        return bijector._inverse_and_log_det(x, training=training_mode(training, bijector.name))
+    z = bijector.inverse(x)
+    return z, bijector.inverse_log_det_jacobian(x, event_ndims=IMAGE_EVENT_NDIMS)
 
 
-def forward_and_log_det(bijector, x, training=False):
-    """(y, log|det dy/dx|) of one step of a flow over image events, passing `training` on."""
+def forward_and_log_det(bijector, z, training=None):
+    """(x, log|det dx/dz|) of one step of a flow over image events (sampling, latent -> data).
+
+    Sampling is always in inference mode: batch statistics exist only for data, so
+    `training=True` is refused.
+    """
     if isinstance(bijector, FlowBijector):
-        return bijector._forward_and_log_det(x, training=training)
-    y = bijector.forward(x)
-    return y, bijector.forward_log_det_jacobian(x, event_ndims=IMAGE_EVENT_NDIMS)
+        if training_mode(training, bijector.name):
+            raise ValueError(
+                f"{bijector.name}: training=True is only defined in the inverse (data -> latent) "
+                "direction, where batch statistics of the data exist; got forward(..., "
+                "training=True). Sample in inference mode (training=False)."
+            )
+        return bijector._forward_and_log_det(z, training=False)
+    x = bijector.forward(z)
+    return x, bijector.forward_log_det_jacobian(z, event_ndims=IMAGE_EVENT_NDIMS)
+
+
+def image_event_shape(event_shape, arg_name="event_shape"):
+    """`event_shape` as a list [H, W, C] of positive ints; ValueError naming `arg_name` if not."""
+    try:
+        shape = [int(d) for d in event_shape]
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) != IMAGE_EVENT_NDIMS or min(shape) <= 0:
+        raise ValueError(
+            f"`{arg_name}` must be [H, W, C] with positive sizes; got {arg_name}={event_shape!r}."
+        )
+    return shape
 
 
 def check_event_shape(tensor, expected, arg_name, owner):
@@ -107,14 +149,4 @@ def check_event_shape(tensor, expected, arg_name, owner):
         raise ValueError(
             f"{owner}: `{arg_name}` has event shape {list(event_shape)} but this bijector "
             f"was built for event_shape={list(expected)}."
-        )
-
-
-def reject_training_in_forward(training, owner):
-    """Batch statistics exist only for data: sampling (forward) must use the moving ones."""
-    if training is True:
-        raise ValueError(
-            f"{owner}: training=True is only defined in the inverse (data -> latent) direction, "
-            "where batch statistics of the data exist; got forward(..., training=True). Sample "
-            "in inference mode (training=False)."
         )

@@ -1,23 +1,19 @@
 """Real NVP's affine coupling layer with a binary mask."""
 
-import numpy as np
+import keras
 import tensorflow as tf
+from keras import ops
 
-from tfp_realnvp.bijectors.flow_bijector import (
-    IMAGE_EVENT_NDIMS,
-    FlowBijector,
-    check_event_shape,
-)
-from tfp_realnvp.networks.tanh_scale import TanhScale
+from tfp_realnvp.bijectors.masked_coupling import MaskedCoupling
 
 
-class MaskedAffineCoupling(FlowBijector):
+class MaskedAffineCoupling(MaskedCoupling):
     """Affine coupling: the kept units pass through and set the scale and shift of the others.
 
-    With keep_mask b (1 = passed through), the paper's f (data x -> latent y) and g = f^-1 are
+    With keep_mask b (1 = passed through), the paper's f (data x -> latent z) and g = f^-1 are
 
-        f:  y = b*x + (1-b) * (x * exp(s(b*x)) + t(b*x))        log|det df/dx| = sum((1-b) * s)
-        g:  x = b*y + (1-b) * (y - t(b*y)) * exp(-s(b*y))
+        f:  z = b*x + (1-b) * (x * exp(s(b*x)) + t(b*x))        log|det dz/dx| = sum((1-b) * s)
+        g:  x = b*z + (1-b) * (z - t(b*z)) * exp(-s(b*z))
 
     where (t, raw) = conditioner(b*x) and s = scale * tanh(raw) with a learned scalar `scale`.
     This is the paper's equation (9); the authors' code uses (x + t) * exp(s) instead.
@@ -40,13 +36,18 @@ class MaskedAffineCoupling(FlowBijector):
       name: name of the bijector.
 
     Example:
-      >>> coupling = MaskedAffineCoupling(
-      ...     checkerboard_mask([8, 8, 1]), ResNetConditioner(32, 2, mask_channel=...))
-      >>> z = coupling.inverse(images, training=True)
+      >>> mask = checkerboard_mask([8, 8, 1])
+      >>> coupling = MaskedAffineCoupling(mask, ResNetConditioner(8, 1, mask_channel=mask[..., 0]))
+      >>> images = tf.random.uniform([4, 8, 8, 1])
+      >>> coupling.inverse(images, training=True).shape
+      TensorShape([4, 8, 8, 1])
 
     Reference: Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP", ICLR 2017,
       https://arxiv.org/abs/1605.08803, section 3.
     """
+
+    params_per_unit = 2
+    params_layout = "shift, raw log-scale"
 
     def __init__(
         self,
@@ -60,70 +61,72 @@ class MaskedAffineCoupling(FlowBijector):
         name="masked_affine_coupling",
     ):
         parameters = dict(locals())
-        keep_mask = np.asarray(keep_mask)
-        if keep_mask.ndim != IMAGE_EVENT_NDIMS:
-            raise ValueError(
-                f"`keep_mask` must have shape [H, W, C]; got shape {list(keep_mask.shape)}."
-            )
-        if not np.all((keep_mask == 0) | (keep_mask == 1)):
-            raise ValueError("`keep_mask` must contain only 0 and 1 (1 = passed through).")
-        dtype = tf.as_dtype(dtype)
-        with tf.name_scope(name) as name:
-            self._keep = tf.constant(keep_mask, dtype=dtype)
-            self._transform = 1.0 - self._keep
-            self._event_shape = list(keep_mask.shape)
-            self._conditioner = conditioner
-            if not conditioner.built:
-                conditioner.build((None, *self._event_shape))
-            self._log_scale = TanhScale(
-                initial_scale, regularizer=scale_regularizer, dtype=dtype.name, name="log_scale"
-            )
-            self._hold_keras_layers(conditioner, self._log_scale)
-            super().__init__(
-                forward_min_event_ndims=IMAGE_EVENT_NDIMS,
-                validate_args=validate_args,
-                dtype=dtype,
-                parameters=parameters,
-                name=name,
-            )
-
-    @property
-    def keep_mask(self):
-        """[H, W, C] tensor, 1 = passed through."""
-        return self._keep
-
-    @property
-    def conditioner(self):
-        return self._conditioner
-
-    def _shift_and_log_scale(self, kept, training):
-        """(t, s) from the kept units, both zero where the mask keeps."""
-        check_event_shape(kept, self._event_shape, "x", self.name)
-        # Keras convolutions take one batch axis: fold any batch shape into it and back.
-        flat_params = self._conditioner(
-            tf.reshape(kept, [-1, *self._event_shape]), training=training
+        self._log_scale = TanhScale(
+            initial_scale,
+            regularizer=scale_regularizer,
+            dtype=tf.as_dtype(dtype).name,
+            name="log_scale",
         )
-        # A mixed-precision network computes in a narrower dtype; the coupling does not.
-        flat_params = tf.cast(flat_params, self._keep.dtype)
-        channels = self._event_shape[-1]
-        if flat_params.shape[-1] != 2 * channels:
-            raise ValueError(
-                f"{self.name}: the conditioner must return 2C = {2 * channels} channels (shift, "
-                f"raw log-scale); it returned shape {flat_params.shape}."
-            )
-        params_shape = tf.concat([tf.shape(kept)[:-1], [2 * channels]], axis=0)
-        params = tf.reshape(flat_params, params_shape)
+        super().__init__(
+            keep_mask,
+            conditioner,
+            validate_args=validate_args,
+            dtype=dtype,
+            name=name,
+            parameters=parameters,
+        )
+
+    def _map_layers(self):
+        return (self._log_scale,)
+
+    def shift_and_log_scale(self, params):
+        """(t, s) from the network's output [..., 2C]: shift first, then raw log-scale."""
         shift, raw_log_scale = tf.split(params, 2, axis=-1)
-        return shift * self._transform, self._log_scale(raw_log_scale) * self._transform
+        return shift, self._log_scale(raw_log_scale)
 
-    def _inverse_and_log_det(self, x, training=False):
-        # f. Where b = 1, s = t = 0, so y = x * exp(s) + t leaves the kept units unchanged.
-        shift, log_scale = self._shift_and_log_scale(x * self._keep, training)
-        y = x * tf.exp(log_scale) + shift
-        return y, tf.reduce_sum(log_scale, axis=[-3, -2, -1])
+    def transform(self, x, params):
+        shift, log_scale = self.shift_and_log_scale(params)
+        return self.masked(x, x * tf.exp(log_scale) + shift, log_scale)
 
-    def _forward_and_log_det(self, y, training=False):
-        # g. The kept units of y equal those of x, so the network sees the same input as in f.
-        shift, log_scale = self._shift_and_log_scale(y * self._keep, training)
-        x = (y - shift) * tf.exp(-log_scale)
-        return x, -tf.reduce_sum(log_scale, axis=[-3, -2, -1])
+    def untransform(self, z, params):
+        shift, log_scale = self.shift_and_log_scale(params)
+        return self.masked(z, (z - shift) * tf.exp(-log_scale), -log_scale)
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp")
+class TanhScale(keras.layers.Layer):
+    """Bounds a coupling's raw log-scale: `s = scale * tanh(raw)`, with a learned scalar `scale`.
+
+    |s| <= |scale| keeps exp(s) from exploding early in training (the authors' code does the
+    same, one scalar per coupling).
+
+    Args:
+      initial_scale: the starting value of `scale`.
+      regularizer: a Keras regularizer for `scale` (the paper puts L2 5e-5 on it), or None.
+    """
+
+    def __init__(self, initial_scale=1.0, *, regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_scale = float(initial_scale)
+        self.regularizer = keras.regularizers.get(regularizer)
+        # The shape depends on no input, so the weight exists from construction on.
+        self.scale = self.add_weight(
+            name="scale",
+            shape=(),
+            initializer=keras.initializers.Constant(self.initial_scale),
+            regularizer=self.regularizer,
+        )
+        self.built = True
+
+    def call(self, raw):
+        return self.scale * ops.tanh(raw)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "initial_scale": self.initial_scale,
+            "regularizer": keras.regularizers.serialize(self.regularizer),
+        }

@@ -6,14 +6,7 @@ Meaning of a mask value, everywhere in this package (`keep_mask`): 1 = passed th
 
 import numpy as np
 
-
-def _check_event_shape(event_shape):
-    shape = tuple(int(d) for d in event_shape)
-    if len(shape) != 3 or min(shape) <= 0:
-        raise ValueError(
-            f"`event_shape` must be [H, W, C] with positive sizes; got {list(event_shape)}."
-        )
-    return shape
+from tfp_realnvp.bijectors.flow_bijector import image_event_shape
 
 
 def checkerboard_mask(event_shape, parity=1):
@@ -25,7 +18,7 @@ def checkerboard_mask(event_shape, parity=1):
     array([[0., 1., 0.],
            [1., 0., 1.]], dtype=float32)
     """
-    height, width, channels = _check_event_shape(event_shape)
+    height, width, channels = image_event_shape(event_shape)
     if parity not in (0, 1):
         raise ValueError(f"`parity` must be 0 or 1; got parity={parity!r}.")
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
@@ -39,7 +32,7 @@ def channel_mask(event_shape, keep_first_half=True):
     >>> channel_mask([1, 1, 4])[0, 0]
     array([1., 1., 0., 0.], dtype=float32)
     """
-    height, width, channels = _check_event_shape(event_shape)
+    height, width, channels = image_event_shape(event_shape)
     if channels % 2:
         raise ValueError(
             "A channel-wise mask splits the channels in half, so their number must be even; "

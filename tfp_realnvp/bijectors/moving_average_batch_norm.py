@@ -1,5 +1,6 @@
 """Batch normalisation as a bijector: batch statistics in training, moving averages otherwise."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -7,9 +8,8 @@ from tfp_realnvp.bijectors.flow_bijector import (
     IMAGE_EVENT_NDIMS,
     FlowBijector,
     check_event_shape,
-    reject_training_in_forward,
+    image_event_shape,
 )
-from tfp_realnvp.networks.moving_moments import MovingMoments
 
 _STATISTICS = ("batch", "running_average")
 
@@ -64,9 +64,7 @@ class MovingAverageBatchNorm(FlowBijector):
         name="moving_average_batch_norm",
     ):
         parameters = dict(locals())
-        event_shape = [int(d) for d in event_shape]
-        if len(event_shape) != IMAGE_EVENT_NDIMS or min(event_shape) <= 0:
-            raise ValueError(f"`event_shape` must be [H, W, C]; got event_shape={event_shape}.")
+        event_shape = image_event_shape(event_shape)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"`momentum` must be in [0, 1); got momentum={momentum!r}.")
         if not epsilon > 0.0:
@@ -165,8 +163,52 @@ class MovingAverageBatchNorm(FlowBijector):
         mean, variance = self._statistics(x, training)
         return self._normalise(x, mean, variance)
 
-    def _forward_and_log_det(self, y, training=False):
-        reject_training_in_forward(training, self.name)
-        check_event_shape(y, self._event_shape, "y", self.name)
+    def _forward_and_log_det(self, z, training=False):
+        check_event_shape(z, self._event_shape, "z", self.name)
         mean, variance = self._moving_statistics()
-        return self._denormalise(y, mean, variance)
+        return self._denormalise(z, mean, variance)
+
+
+@keras.saving.register_keras_serializable(package="tfp_realnvp")
+class MovingMoments(keras.layers.Layer):
+    """Holds the moving per-channel mean and variance of a `MovingAverageBatchNorm` bijector.
+
+    A Keras layer only so that `keras.Model` tracks, distributes and saves these variables; the
+    normalisation itself is the bijector's. Updates follow Keras's convention:
+
+        moving = momentum * moving + (1 - momentum) * batch_statistic
+
+    Args:
+      num_channels: length of both statistics (the last axis of the normalised tensor).
+    """
+
+    def __init__(self, num_channels, **kwargs):
+        super().__init__(**kwargs)
+        self.num_channels = int(num_channels)
+        # The shapes depend on no input, so the weights exist from construction on.
+        self.moving_mean = self.add_weight(
+            name="moving_mean",
+            shape=(self.num_channels,),
+            initializer="zeros",
+            trainable=False,
+            autocast=False,
+        )
+        self.moving_variance = self.add_weight(
+            name="moving_variance",
+            shape=(self.num_channels,),
+            initializer="ones",
+            trainable=False,
+            autocast=False,
+        )
+        self.built = True
+
+    def update(self, batch_mean, batch_variance, momentum):
+        """Moves both statistics towards this batch's; returns the updated (mean, variance)."""
+        mean = momentum * self.moving_mean + (1.0 - momentum) * batch_mean
+        variance = momentum * self.moving_variance + (1.0 - momentum) * batch_variance
+        self.moving_mean.assign(mean)
+        self.moving_variance.assign(variance)
+        return mean, variance
+
+    def get_config(self):
+        return {**super().get_config(), "num_channels": self.num_channels}

@@ -1,11 +1,33 @@
 """Real NVP's squeeze: trade spatial resolution for channels, [H, W, C] <-> [H/2, W/2, 4C]."""
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_realnvp.bijectors.flow_bijector import IMAGE_EVENT_NDIMS
 
 tfb = tfp.bijectors
+
+# Where pixel (di, dj) of a 2x2 patch and channel c go in the squeezed channels, per order:
+#   "space_to_depth"           (2*di + dj) * C + c     tf.nn.space_to_depth's layout
+#   "authors"                  c * 4 + 2*di + dj       the authors' `squeeze_2x2`
+#   "authors_diagonal_first"   k * C + c, k the index of (di, dj) in
+#                              [(0, 0), (1, 1), (1, 0), (0, 1)]: the authors' `squeeze_2x2_ordered`,
+#                              whose first half holds the patch's diagonal
+SQUEEZE_ORDERS = ("space_to_depth", "authors", "authors_diagonal_first")
+_DIAGONAL_FIRST = (0, 3, 2, 1)  # k -> 2*di + dj
+
+
+def squeeze_permutation(channels, order):
+    """Indices into space_to_depth's 4C channels that give `order`'s: out = s2d[..., perm]."""
+    if order not in SQUEEZE_ORDERS:
+        raise ValueError(f"`order` must be one of {SQUEEZE_ORDERS}; got order={order!r}.")
+    position, channel = np.meshgrid(np.arange(4), np.arange(channels), indexing="ij")
+    if order == "space_to_depth":
+        return np.arange(4 * channels)
+    if order == "authors":  # out index c * 4 + p holds s2d index p * C + c
+        return (position * channels + channel).T.reshape(-1)
+    return (np.asarray(_DIAGONAL_FIRST)[:, None] * channels + channel).reshape(-1)
 
 
 def _static_event_shape(tensor, arg_name):
@@ -18,10 +40,11 @@ def _static_event_shape(tensor, arg_name):
     return [int(d) for d in event_shape]
 
 
-def squeeze_2x2(x):
-    """[..., H, W, C] -> [..., H/2, W/2, 4C]; out[i, j, (2*di + dj)*C + c] = x[2i+di, 2j+dj, c].
+def squeeze_2x2(x, order="space_to_depth"):
+    """[..., H, W, C] -> [..., H/2, W/2, 4C], each 2x2 patch into one pixel's channels.
 
-    This is `tf.nn.space_to_depth`'s layout, with any number of batch axes.
+    With the default order, out[i, j, (2*di + dj)*C + c] = x[2i+di, 2j+dj, c]:
+    `tf.nn.space_to_depth`'s layout, with any number of batch axes; see `SQUEEZE_ORDERS`.
     """
     height, width, channels = _static_event_shape(x, "x")
     if height % 2 or width % 2:
@@ -31,12 +54,14 @@ def squeeze_2x2(x):
         )
     batch_shape = tf.shape(x)[:-IMAGE_EVENT_NDIMS]
     squeezed = tf.nn.space_to_depth(tf.reshape(x, [-1, height, width, channels]), 2)
+    if order != "space_to_depth":
+        squeezed = tf.gather(squeezed, squeeze_permutation(channels, order), axis=-1)
     return tf.reshape(
         squeezed, tf.concat([batch_shape, [height // 2, width // 2, 4 * channels]], axis=0)
     )
 
 
-def unsqueeze_2x2(y):
+def unsqueeze_2x2(y, order="space_to_depth"):
     """The inverse of `squeeze_2x2`: [..., H/2, W/2, 4C] -> [..., H, W, C]."""
     height, width, channels = _static_event_shape(y, "y")
     if channels % 4:
@@ -45,7 +70,10 @@ def unsqueeze_2x2(y):
             f"{[height, width, channels]} (channels={channels})."
         )
     batch_shape = tf.shape(y)[:-IMAGE_EVENT_NDIMS]
-    unsqueezed = tf.nn.depth_to_space(tf.reshape(y, [-1, height, width, channels]), 2)
+    y = tf.reshape(y, [-1, height, width, channels])
+    if order != "space_to_depth":
+        y = tf.gather(y, np.argsort(squeeze_permutation(channels // 4, order)), axis=-1)
+    unsqueezed = tf.nn.depth_to_space(y, 2)
     return tf.reshape(
         unsqueezed, tf.concat([batch_shape, [2 * height, 2 * width, channels // 4]], axis=0)
     )
@@ -61,14 +89,26 @@ class Squeeze(tfb.Bijector):
         forward (g):  [..., H/2, W/2, 4C] -> [..., H, W, C]         un-squeezes
 
     with out[i, j, (2*di + dj)*C + c] = x[2i + di, 2j + dj, c] (`tf.nn.space_to_depth`'s
-    layout). H and W must be even. `tfb.Invert(Squeeze())` squeezes in the forward direction.
+    layout) by default. H and W must be even. `tfb.Invert(Squeeze())` squeezes in the forward
+    direction.
+
+    Args:
+      order: the channel order of the squeezed pixels, one of `SQUEEZE_ORDERS`:
+        "space_to_depth" (default), "authors" (the authors' code's `squeeze_2x2`,
+        out[i, j, 4c + 2di + dj]) or "authors_diagonal_first" (their `squeeze_2x2_ordered`:
+        the patch's pixels in the order (0,0), (1,1), (1,0), (0,1), each with all C channels).
+      validate_args: check inputs at run time.
+      name: name of the bijector.
 
     Reference: Real NVP section 3.6, https://arxiv.org/abs/1605.08803.
     """
 
-    def __init__(self, validate_args=False, name="squeeze"):
+    def __init__(self, order="space_to_depth", validate_args=False, name="squeeze"):
         parameters = dict(locals())
+        if order not in SQUEEZE_ORDERS:
+            raise ValueError(f"`order` must be one of {SQUEEZE_ORDERS}; got order={order!r}.")
         with tf.name_scope(name) as name:
+            self._order = order
             super().__init__(
                 forward_min_event_ndims=IMAGE_EVENT_NDIMS,
                 is_constant_jacobian=True,
@@ -77,11 +117,15 @@ class Squeeze(tfb.Bijector):
                 name=name,
             )
 
-    def _forward(self, x):
-        return unsqueeze_2x2(x)
+    @property
+    def order(self):
+        return self._order
 
-    def _inverse(self, y):
-        return squeeze_2x2(y)
+    def _forward(self, z):
+        return unsqueeze_2x2(z, self._order)
+
+    def _inverse(self, x):
+        return squeeze_2x2(x, self._order)
 
     def _forward_log_det_jacobian(self, x):
         # Zero, with the batch shape like every log-det of this package.

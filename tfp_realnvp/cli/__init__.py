@@ -51,6 +51,21 @@ def build_parser():
     train.add_argument("--num-scales", type=positive_int, help="default: per dataset")
     train.add_argument("--num-res-blocks", type=non_negative_int, help="default: per dataset")
     train.add_argument("--num-filters", type=positive_int, help="default: per dataset")
+    train.add_argument(
+        "--coupling",
+        choices=("affine", "additive", "spline"),
+        default="affine",
+        help="coupling map: affine (the paper), additive (NICE), spline (rational-quadratic)",
+    )
+    train.add_argument(
+        "--spline-bins", type=positive_int, default=8, help="bins per spline (--coupling spline)"
+    )
+    train.add_argument(
+        "--squeeze-order",
+        choices=("space_to_depth", "authors"),
+        default="space_to_depth",
+        help="channel order of the squeezes: tf.nn.space_to_depth's, or the authors' code's",
+    )
     train.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam's")
     train.add_argument(
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"

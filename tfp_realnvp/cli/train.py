@@ -59,6 +59,9 @@ def run(args):
             num_scales=num_scales,
             num_res_blocks=num_res_blocks,
             num_filters=num_filters,
+            coupling=args.coupling,
+            spline_bins=args.spline_bins,
+            squeeze_order=args.squeeze_order,
             memory_saving_gradients=args.memory_saving_gradients,
             network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
         )

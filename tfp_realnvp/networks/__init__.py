@@ -1,9 +1,7 @@
-"""Keras 3 layers: the coupling networks, and the layers that hold the bijectors' variables."""
+"""Keras 3 layers: the coupling networks (conditioners) and their building blocks."""
 
-from tfp_realnvp.networks.moving_moments import MovingMoments
 from tfp_realnvp.networks.residual_block import ResidualBlock
 from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
-from tfp_realnvp.networks.tanh_scale import TanhScale
 from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 
-__all__ = ["MovingMoments", "ResNetConditioner", "ResidualBlock", "TanhScale", "WeightNormConv2D"]
+__all__ = ["ResNetConditioner", "ResidualBlock", "WeightNormConv2D"]

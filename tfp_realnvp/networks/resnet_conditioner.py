@@ -12,6 +12,9 @@ from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 class ResNetConditioner(keras.layers.Layer):
     """The paper's s/t network: masked input [B, H, W, C] -> [B, H, W, 2C] = (shift, raw log-scale).
 
+    The output width is `output_channels` when given (other couplings need other widths: C for
+    an additive coupling, (3K - 1) C for a spline coupling with K bins).
+
     As in the authors' code:
 
         h    = BN(x)                            (normalise the masked input; no learned affine)
@@ -32,6 +35,7 @@ class ResNetConditioner(keras.layers.Layer):
         doubled): the checkerboard coupling's variant. None for channel-wise couplings.
       use_batch_norm: use batch normalisation in the network.
       magnitude_regularizer: Keras regularizer for every weight-norm magnitude, or None.
+      output_channels: channels of the output; None: 2C for inputs of C channels.
 
     Example:
       >>> net = ResNetConditioner(num_filters=32, num_res_blocks=2)
@@ -47,9 +51,20 @@ class ResNetConditioner(keras.layers.Layer):
         mask_channel=None,
         use_batch_norm=True,
         magnitude_regularizer=None,
+        output_channels=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if output_channels is not None and (
+            isinstance(output_channels, bool)
+            or not isinstance(output_channels, int)
+            or output_channels <= 0
+        ):
+            raise ValueError(
+                "`output_channels` must be a positive integer or None; "
+                f"got output_channels={output_channels!r}."
+            )
+        self.output_channels = output_channels
         if int(num_filters) <= 0:
             raise ValueError(f"`num_filters` must be positive; got num_filters={num_filters!r}.")
         if int(num_res_blocks) < 0:
@@ -90,7 +105,7 @@ class ResNetConditioner(keras.layers.Layer):
             WeightNormConv2D(self.num_filters, 1, name=f"block_skip_{i}", **wn)
             for i in range(self.num_res_blocks)
         ]
-        self.output_conv = None  # its width (2C) is known at build time
+        self.output_conv = None  # its width (by default 2C) is known at build time
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -114,7 +129,7 @@ class ResNetConditioner(keras.layers.Layer):
         if self.use_batch_norm:
             self.output_norm.build(hidden)
         self.output_conv = WeightNormConv2D(
-            2 * channels,
+            self._output_width(channels),
             1,
             zero_init=True,
             magnitude_regularizer=self.magnitude_regularizer,
@@ -142,8 +157,11 @@ class ResNetConditioner(keras.layers.Layer):
             skip = self.output_norm(skip, training=training)
         return self.output_conv(ops.relu(skip))
 
+    def _output_width(self, input_channels):
+        return 2 * input_channels if self.output_channels is None else self.output_channels
+
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (2 * int(input_shape[-1]),)
+        return tuple(input_shape[:-1]) + (self._output_width(int(input_shape[-1])),)
 
     def get_config(self):
         mask = None if self.mask_channel is None else self.mask_channel.tolist()
@@ -154,4 +172,5 @@ class ResNetConditioner(keras.layers.Layer):
             "mask_channel": mask,
             "use_batch_norm": self.use_batch_norm,
             "magnitude_regularizer": keras.regularizers.serialize(self.magnitude_regularizer),
+            "output_channels": self.output_channels,
         }

@@ -28,18 +28,7 @@ def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
 
 def flow_config(flow):
     """The constructor arguments of a `RealNVPMultiScale` (but its name), JSON-friendly."""
-    config = {
-        key: value
-        for key, value in flow.parameters.items()
-        if key not in ("self", "name") and not key.startswith("__")
-    }
-    config["event_shape"] = [int(d) for d in config["event_shape"]]
-    config["dtype"] = tf.as_dtype(config["dtype"]).name
-    if config.get("network_dtype_policy") is not None:
-        config["network_dtype_policy"] = keras.dtype_policies.get(
-            config["network_dtype_policy"]
-        ).name
-    return config
+    return flow.get_config()
 
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
@@ -272,7 +261,7 @@ class RealNVPModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        flow = RealNVPMultiScale(**config.pop("flow"))
+        flow = RealNVPMultiScale.from_config(config.pop("flow"))
         return cls(flow, **config)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):

@@ -1,0 +1,123 @@
+"""Memory-saving gradients: recompute a coupling's activations from its output by invertibility."""
+
+import keras
+import tensorflow as tf
+
+from tfp_realnvp.bijectors.flow_bijector import IMAGE_EVENT_NDIMS, FlowBijector
+from tfp_realnvp.bijectors.masked_coupling import MaskedCoupling
+
+
+class RecomputedCoupling(FlowBijector):
+    """A coupling whose training gradient keeps no network activations, only its output.
+
+    The same map as `coupling`, in both directions and modes. The difference is the gradient of
+    `inverse(x, training=True)` (the paper's f, what
+    `log_prob(..., bijector_kwargs={"training": True})` differentiates): instead of keeping
+    every activation of the coupling's network for the backward pass, it keeps only the output
+    z [B, H, W, C], and in the backward pass rebuilds the input by inversion,
+
+        theta = NN(b*z) under a tape; b*z = b*x exactly (the kept units pass through)
+        x = coupling.untransform(z, theta)                       (the input, rebuilt)
+        z', log|det| = coupling.transform(x, theta) under the same tape
+
+    and differentiates z' and log|det| against the incoming gradients. This is the reversible
+    networks' trick (RevNets, https://arxiv.org/abs/1707.04585; i-RevNet,
+    https://arxiv.org/abs/1802.07088; Glow's memory-saving gradients,
+    https://arxiv.org/abs/1807.03039). The network runs twice per training step instead of
+    once (about 4/3 of the compute), and peak memory holds the activations of one coupling
+    instead of all of them. It works for every `MaskedCoupling` (affine, additive, spline, a
+    user's network): it calls the coupling's own `network_output`, `transform` and
+    `untransform`, so both paths run the same arithmetic. A normalisation after the coupling
+    stays a step of its own: its backward pass keeps only tensors of the image's size.
+
+    Batch normalisation inside the network, in training mode: its batch statistics are
+    functions of the kept units, which are rebuilt exactly, so the recomputation reproduces
+    them. Its moving averages are updated once, in the forward pass: the recomputation runs in
+    a `keras.StatelessScope`, which discards the updates.
+
+    In inference mode and in `forward` (sampling) nothing is recomputed.
+
+    Args:
+      coupling: a `MaskedCoupling` (for example `MaskedAffineCoupling`).
+      validate_args: check inputs at run time.
+      name: name of the bijector.
+    """
+
+    def __init__(self, coupling, validate_args=False, name="recomputed_coupling"):
+        parameters = dict(locals())
+        if not isinstance(coupling, MaskedCoupling):
+            raise TypeError(
+                "`coupling` must be a MaskedCoupling (affine, additive, spline, ...); "
+                f"got coupling={coupling!r} of type {type(coupling).__name__}."
+            )
+        with tf.name_scope(name) as name:
+            self._coupling = coupling
+            super().__init__(
+                forward_min_event_ndims=IMAGE_EVENT_NDIMS,
+                validate_args=validate_args,
+                dtype=coupling.dtype,
+                parameters=parameters,
+                name=name,
+            )
+
+    @property
+    def coupling(self):
+        return self._coupling
+
+    def _forward_and_log_det(self, z, training=False):
+        return self._coupling._forward_and_log_det(z, training=False)
+
+    def _inverse_and_log_det(self, x, training=False):
+        if not training:
+            return self._coupling._inverse_and_log_det(x, training=False)
+        return self._memory_saving_inverse(x)
+
+    def _memory_saving_inverse(self, x):
+        coupling = self._coupling
+
+        @tf.custom_gradient
+        def inverse(x):
+            z, log_det = coupling._inverse_and_log_det(x, training=True)
+
+            def grad(dz, dlog_det, variables=None):
+                # An output the loss does not use gets no gradient (None): that means 0 here,
+                # not the tape's default of 1.
+                dz = tf.zeros_like(z) if dz is None else dz
+                dlog_det = tf.zeros_like(log_det) if dlog_det is None else dlog_det
+                return self._recomputed_gradients(z, dz, dlog_det, variables or [])
+
+            return (z, log_det), grad
+
+        return inverse(x)
+
+    def _recomputed_gradients(self, z, dz, dlog_det, variables):
+        coupling = self._coupling
+        # Recompute only once this coupling's output gradient exists. Without the dependency a
+        # graph executor may rebuild every coupling's activations as soon as the forward pass
+        # ends (they depend on z alone) and hold them all, which is what this class avoids.
+        with tf.control_dependencies([dz, dlog_det]):
+            z = tf.identity(z)
+        kept = z * coupling.keep_mask
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
+            tape.watch(kept)
+            with keras.StatelessScope():  # the forward pass already moved the averages
+                params = coupling.network_output(kept, training=True)
+                x = tf.stop_gradient(coupling.untransform(z, params)[0])
+                tape.watch(x)
+                z_again, log_det = coupling.transform(x, params)
+        dkept, dx, *dvariables = tape.gradient(
+            [z_again, log_det],
+            [kept, x, *variables],
+            output_gradients=[dz, dlog_det],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        # d/dx: the kept units reach z directly (inside dx) and through the network (dkept);
+        # the network saw `kept` as given, so its gradient off the mask is dropped.
+        dx = dx + coupling.keep_mask * dkept
+        # Hand dx on (and so let the previous coupling's recomputation start) only once every
+        # gradient of this coupling is computed: otherwise a graph executor may postpone the
+        # weight gradients and keep several couplings' activations alive at once.
+        with tf.control_dependencies([g for g in dvariables if g is not None]):
+            dx = tf.identity(dx)
+        return dx, dvariables
