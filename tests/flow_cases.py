@@ -11,8 +11,10 @@ import tensorflow_probability as tfp
 
 import tfp_realnvp
 from tfp_realnvp import (
+    ActNorm,
     FactorOut,
     FlowSequence,
+    InvertibleConv1x1,
     LogitPreprocess,
     MaskedAffineCoupling,
     MovingAverageBatchNorm,
@@ -99,6 +101,31 @@ def _running_average_batch_norm(dtype):
     )
 
 
+def _act_norm(dtype):
+    """Initialised on shifted, scaled data, so that its parameters are far from the identity's."""
+    norm = ActNorm(EVENT, dtype=dtype)
+    scales = tf.constant([0.5, 3.0], dtype)
+    norm.inverse(
+        2.0 + scales * tf.random.stateless_normal([16, *EVENT], [9, 9], dtype=dtype), training=True
+    )
+    return norm
+
+
+def _invertible_conv_1x1(dtype):
+    return InvertibleConv1x1([4, 4, 3], seed=0, dtype=dtype)
+
+
+def _glow_step(dtype):
+    """Glow's step: act norm, then an invertible 1x1 convolution, then a channel-wise coupling."""
+    return FlowSequence(
+        [
+            ActNorm(EVENT, dtype=dtype),
+            InvertibleConv1x1(EVENT, seed=1, dtype=dtype),
+            _channel_coupling(dtype),
+        ]
+    )
+
+
 def _factor_out(dtype):
     inner = [8, 8, 1]
     mask = checkerboard_mask(inner)
@@ -140,6 +167,9 @@ CASES = [
     Case("batch_norm", _batch_norm),
     Case("batch_norm_masked", _masked_batch_norm),
     Case("batch_norm_running_average", _running_average_batch_norm),
+    Case("act_norm", _act_norm),
+    Case("invertible_conv_1x1", _invertible_conv_1x1, event_shape=[4, 4, 3]),
+    Case("glow_step", _glow_step),
     Case("squeeze", lambda dtype: Squeeze()),
     Case("factor_out", _factor_out),
     Case("logit", lambda dtype: LogitPreprocess(0.05), pixels=True),
