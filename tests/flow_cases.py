@@ -180,6 +180,34 @@ CASES = [
 ]
 
 
+@keras.saving.register_keras_serializable(package="tests")
+class OneStepDensity(keras.Model):
+    """log p(x) of a standard normal through one bijector of the package: a tiny savable model.
+
+    `step` names the bijector class (tfp_realnvp.<step>(event_shape)), so that `get_config`
+    can rebuild it; its Keras layers are held as attributes, so Keras trains and saves them.
+    """
+
+    def __init__(self, step, event_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.event_shape = step, list(event_shape)
+        self.bijector = getattr(tfp_realnvp, step)(self.event_shape)
+        self.bijector_layers = self.bijector.keras_layers
+        self.built = True
+
+    def call(self, x, training=False):
+        base = tfp.distributions.Sample(tfp.distributions.Normal(0.0, 1.0), self.event_shape)
+        return tfp.distributions.TransformedDistribution(base, self.bijector).log_prob(
+            x, bijector_kwargs={"training": bool(training)}
+        )
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return -tf.reduce_mean(y_pred)
+
+    def get_config(self):
+        return {"step": self.step, "event_shape": self.event_shape, "name": self.name}
+
+
 def with_tests_on_path():
     """PYTHONPATH for a test's subprocess that imports these helpers (`from flow_cases ...`)."""
     tests = os.path.dirname(os.path.abspath(__file__))
