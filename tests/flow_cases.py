@@ -11,8 +11,10 @@ import tensorflow_probability as tfp
 
 import tfp_realnvp
 from tfp_realnvp import (
+    ActNorm,
     FactorOut,
     FlowSequence,
+    InvertibleConv1x1,
     LogitPreprocess,
     MaskedAdditiveCoupling,
     MaskedAffineCoupling,
@@ -136,6 +138,31 @@ def _running_average_batch_norm(dtype):
     )
 
 
+def _act_norm(dtype):
+    """Initialised on shifted, scaled data, so that its parameters are far from the identity's."""
+    norm = ActNorm(EVENT, dtype=dtype)
+    scales = tf.constant([0.5, 3.0], dtype)
+    norm.inverse(
+        2.0 + scales * tf.random.stateless_normal([16, *EVENT], [9, 9], dtype=dtype), training=True
+    )
+    return norm
+
+
+def _invertible_conv_1x1(dtype):
+    return InvertibleConv1x1([4, 4, 3], seed=0, dtype=dtype)
+
+
+def _glow_step(dtype):
+    """Glow's step: act norm, then an invertible 1x1 convolution, then a channel-wise coupling."""
+    return FlowSequence(
+        [
+            ActNorm(EVENT, dtype=dtype),
+            InvertibleConv1x1(EVENT, seed=1, dtype=dtype),
+            _channel_coupling(dtype),
+        ]
+    )
+
+
 def _factor_out(dtype):
     inner = [8, 8, 1]
     mask = checkerboard_mask(inner)
@@ -177,6 +204,9 @@ CASES = [
     Case("batch_norm", _batch_norm),
     Case("batch_norm_masked", _masked_batch_norm),
     Case("batch_norm_running_average", _running_average_batch_norm),
+    Case("act_norm", _act_norm),
+    Case("invertible_conv_1x1", _invertible_conv_1x1, event_shape=[4, 4, 3]),
+    Case("glow_step", _glow_step),
     Case("squeeze", lambda dtype: Squeeze()),
     Case("factor_out", _factor_out),
     Case("logit", lambda dtype: LogitPreprocess(0.05), pixels=True),
@@ -196,6 +226,34 @@ CASES = [
         pixels=True,
     ),
 ]
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class OneStepDensity(keras.Model):
+    """log p(x) of a standard normal through one bijector of the package: a tiny savable model.
+
+    `step` names the bijector class (tfp_realnvp.<step>(event_shape)), so that `get_config`
+    can rebuild it; its Keras layers are held as attributes, so Keras trains and saves them.
+    """
+
+    def __init__(self, step, event_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.event_shape = step, list(event_shape)
+        self.bijector = getattr(tfp_realnvp, step)(self.event_shape)
+        self.bijector_layers = self.bijector.keras_layers
+        self.built = True
+
+    def call(self, x, training=False):
+        base = tfp.distributions.Sample(tfp.distributions.Normal(0.0, 1.0), self.event_shape)
+        return tfp.distributions.TransformedDistribution(base, self.bijector).log_prob(
+            x, bijector_kwargs={"training": bool(training)}
+        )
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return -tf.reduce_mean(y_pred)
+
+    def get_config(self):
+        return {"step": self.step, "event_shape": self.event_shape, "name": self.name}
 
 
 def with_tests_on_path():

@@ -5,9 +5,11 @@ dist = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0., 1.), [32, 32, 3]), 
 """
 
 from tfp_realnvp.bijectors import (
+    ActNorm,
     FactorOut,
     FlowBijector,
     FlowSequence,
+    InvertibleConv1x1,
     LogitPreprocess,
     MaskedAdditiveCoupling,
     MaskedAffineCoupling,
@@ -27,9 +29,11 @@ from tfp_realnvp.training import RealNVPModel
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActNorm",
     "FactorOut",
     "FlowBijector",
     "FlowSequence",
+    "InvertibleConv1x1",
     "LogitPreprocess",
     "MaskedAdditiveCoupling",
     "MaskedAffineCoupling",

@@ -4,9 +4,11 @@ Convention (TFP's): `forward` is sampling (latent -> data) and `inverse` is the 
 (data -> latent), the direction `log_prob` evaluates.
 """
 
+from tfp_realnvp.bijectors.act_norm import ActNorm
 from tfp_realnvp.bijectors.factor_out import FactorOut
 from tfp_realnvp.bijectors.flow_bijector import FlowBijector
 from tfp_realnvp.bijectors.flow_sequence import FlowSequence
+from tfp_realnvp.bijectors.invertible_conv_1x1 import InvertibleConv1x1
 from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
 from tfp_realnvp.bijectors.masked_additive_coupling import MaskedAdditiveCoupling
 from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
@@ -18,9 +20,11 @@ from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze
 
 __all__ = [
+    "ActNorm",
     "FactorOut",
     "FlowBijector",
     "FlowSequence",
+    "InvertibleConv1x1",
     "LogitPreprocess",
     "MaskedAdditiveCoupling",
     "MaskedAffineCoupling",
