@@ -109,7 +109,7 @@ def plain_conv_conditioner(*, output_channels, num_filters, dtype, name, **_):
     """A user's own coupling network: two plain convolutions, the last one zero-initialised."""
     return keras.Sequential(
         [
-            keras.layers.Conv2D(num_filters, 3, padding="same", activation="relu", dtype=dtype),
+            keras.layers.Conv2D(num_filters, 3, padding="same", activation="tanh", dtype=dtype),
             keras.layers.Conv2D(
                 output_channels, 3, padding="same", kernel_initializer="zeros", dtype=dtype
             ),
@@ -220,9 +220,19 @@ CASES = [
     Case("multiscale_additive", _multiscale(2, coupling="additive"), pixels=True),
     Case("multiscale_spline", _multiscale(2, coupling="spline", spline_bins=3), pixels=True),
     Case("multiscale_authors_order", _multiscale(2, squeeze_order="authors"), pixels=True),
+    Case("multiscale_act_norm", _multiscale(2, normalization="act_norm"), pixels=True),
+    Case("multiscale_invertible_1x1", _multiscale(2, channel_mixing="invertible_1x1"), pixels=True),
+    Case("multiscale_learned_prior", _multiscale(2, split_prior="learned"), pixels=True),
+    Case(
+        "multiscale_glow_like",
+        _multiscale(
+            2, normalization="act_norm", channel_mixing="invertible_1x1", split_prior="learned"
+        ),
+        pixels=True,
+    ),
     Case(
         "multiscale_user_conditioner",
-        _multiscale(2, conditioner_fn=plain_conv_conditioner, use_batch_norm=False),
+        _multiscale(2, conditioner_fn=plain_conv_conditioner),
         pixels=True,
     ),
 ]

@@ -153,9 +153,11 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
         assert json.load(file)["epoch"] == 4
 
 
-def test_coupling_and_squeeze_order_options_are_trained_saved_and_evaluated(tmp_path):
+def test_every_flow_option_is_trained_saved_and_evaluated(tmp_path):
     logdir = str(tmp_path / "run")
     options = ["--coupling", "spline", "--spline-bins", "3", "--squeeze-order", "authors"]
+    options += ["--normalization", "act_norm", "--channel-mixing", "invertible_1x1"]
+    options += ["--split-prior", "learned"]
     tiny_two_scales = [*TINY[2:], "--num-scales", "2"]
     stdout = run(
         "train", "--logdir", logdir, "--epochs", "1", "--steps-per-epoch", "2",
@@ -164,7 +166,8 @@ def test_coupling_and_squeeze_order_options_are_trained_saved_and_evaluated(tmp_
     trained = held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)")
     with open(os.path.join(logdir, "config.json")) as file:
         flow = json.load(file)["flow"]
-    recorded = (flow["coupling"], flow["spline_bins"], flow["squeeze_order"])
-    assert recorded == ("spline", 3, "authors")
+    recorded = [flow[key] for key in ("coupling", "spline_bins", "squeeze_order")]
+    recorded += [flow[key] for key in ("normalization", "channel_mixing", "split_prior")]
+    assert recorded == ["spline", 3, "authors", "act_norm", "invertible_1x1", "learned"]
     evaluated = held_out_bits_per_dim(run("evaluate", "--logdir", logdir), "bits/dim (digits test)")
     assert evaluated == pytest.approx(trained, abs=1e-3)

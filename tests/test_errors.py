@@ -87,6 +87,13 @@ def test_flow_rejects_images_of_another_event_shape():
         (dict(event_shape=[4, 4, 1], conditioner_fn="resnet"), r"`conditioner_fn` .*'resnet'"),
         (dict(event_shape=[4, 4, 1], conditioner_fn=lambda **_: 3), r"must return a Keras layer"),
         (dict(event_shape=[4, 4, 1], squeeze_order="nchw"), r"`squeeze_order` .*'nchw'"),
+        (dict(event_shape=[4, 4, 1], normalization="bn"), r"`normalization` must be .*'bn'"),
+        (
+            dict(event_shape=[4, 4, 1], normalization="act_norm", use_batch_norm=True),
+            r"`use_batch_norm=True` contradicts normalization='act_norm'",
+        ),
+        (dict(event_shape=[4, 4, 1], channel_mixing="1x1"), r"`channel_mixing` .*'1x1'"),
+        (dict(event_shape=[4, 4, 1], split_prior="glow"), r"`split_prior` .*'glow'"),
     ],
 )
 def test_flow_construction_errors(kwargs, message):

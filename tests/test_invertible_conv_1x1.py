@@ -119,3 +119,12 @@ def test_wrong_event_shape_names_the_argument():
     conv = tfp_realnvp.InvertibleConv1x1(EVENT, seed=0)
     with pytest.raises(ValueError, match=r"`y` has event shape \[4, 4, 2\]"):
         conv.forward(tf.zeros([1, 4, 4, 2]))
+
+
+def test_inverse_kernel_inverts_the_kernel_for_any_permutation():
+    """With 8 channels the LU permutation is not its own inverse (as it can be for 2 or 3)."""
+    conv = tfp_realnvp.InvertibleConv1x1([2, 2, 8], seed=0)
+    permutation = conv._factors.permutation.numpy()
+    assert np.any(permutation[permutation] != np.arange(8))  # not an involution
+    perturb(conv, 0.1)
+    np.testing.assert_allclose(conv.kernel() @ conv.inverse_kernel(), np.eye(8), atol=1e-5)

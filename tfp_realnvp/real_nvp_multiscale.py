@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_realnvp.bijectors.act_norm import ActNorm
 from tfp_realnvp.bijectors.factor_out import FactorOut
 from tfp_realnvp.bijectors.flow_bijector import (
     FlowBijector,
@@ -11,6 +12,7 @@ from tfp_realnvp.bijectors.flow_bijector import (
     image_event_shape,
 )
 from tfp_realnvp.bijectors.flow_sequence import FlowSequence
+from tfp_realnvp.bijectors.invertible_conv_1x1 import InvertibleConv1x1
 from tfp_realnvp.bijectors.logit_preprocess import LogitPreprocess
 from tfp_realnvp.bijectors.masked_additive_coupling import MaskedAdditiveCoupling
 from tfp_realnvp.bijectors.masked_affine_coupling import MaskedAffineCoupling
@@ -24,6 +26,9 @@ from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
 tfb = tfp.bijectors
 
 COUPLINGS = ("affine", "additive", "spline")
+NORMALIZATIONS = ("batch_norm", "act_norm", None)
+CHANNEL_MIXINGS = (None, "invertible_1x1")
+SPLIT_PRIORS = ("standard", "learned")
 # squeeze_order -> (order of the squeeze before the channel-wise couplings,
 #                   order of the squeeze at the factor-out, which half is factored out)
 SQUEEZE_ORDERS = {
@@ -90,7 +95,20 @@ class RealNVPMultiScale(FlowBijector):
         (`@keras.saving.register_keras_serializable()`) so that saved models find it again.
       squeeze_order: "space_to_depth" or "authors" (see above).
       logit_alpha: alpha of `LogitPreprocess` (x in [0, 1]); None: no preprocessing.
-      use_batch_norm: batch normalisation in the networks and after every coupling.
+      normalization: what follows every coupling: "batch_norm" (the paper: a
+        `MovingAverageBatchNorm` of the units it transformed, and batch norm inside the
+        networks), "act_norm" (Glow's `ActNorm` of every unit, initialised from the first
+        training batch; networks without batch norm, so nothing depends on the batch after
+        the first step) or None (neither).
+      use_batch_norm: the older switch, kept for saved configurations and scripts: False
+        turns batch norm off (normalization=None unless another normalization is asked for);
+        None (the default) leaves it to `normalization`.
+      channel_mixing: None (the paper) or "invertible_1x1": Glow's `InvertibleConv1x1` before
+        every channel-wise coupling, a learned mixing instead of the fixed channel halves.
+      split_prior: "standard" (the paper: factored-out halves are standard normal) or
+        "learned" (Glow's split prior: each factored-out half z1 gets N(mu(z2), sigma(z2)^2)
+        from a zero-initialised network of the half z2 that goes on, written as an affine
+        coupling of z1 given z2 just before the factor-out, so the base stays standard normal).
       batch_norm_momentum, batch_norm_epsilon: of every `MovingAverageBatchNorm`.
       batch_norm_statistics: "batch" or "running_average" (see `MovingAverageBatchNorm`).
       l2_regularization: L2 coefficient on the weight-norm magnitudes and coupling scales (the
@@ -136,8 +154,11 @@ class RealNVPMultiScale(FlowBijector):
         spline_bins=8,
         conditioner_fn=None,
         squeeze_order="space_to_depth",
+        normalization="batch_norm",
+        channel_mixing=None,
+        split_prior="standard",
         logit_alpha=0.05,
-        use_batch_norm=True,
+        use_batch_norm=None,
         batch_norm_momentum=0.9,
         batch_norm_epsilon=1e-4,
         batch_norm_statistics="batch",
@@ -172,6 +193,16 @@ class RealNVPMultiScale(FlowBijector):
                 f"`squeeze_order` must be one of {tuple(SQUEEZE_ORDERS)}; "
                 f"got squeeze_order={squeeze_order!r}."
             )
+        normalization = _checked_normalization(normalization, use_batch_norm)
+        if channel_mixing not in CHANNEL_MIXINGS:
+            raise ValueError(
+                f"`channel_mixing` must be one of {CHANNEL_MIXINGS}; "
+                f"got channel_mixing={channel_mixing!r}."
+            )
+        if split_prior not in SPLIT_PRIORS:
+            raise ValueError(
+                f"`split_prior` must be one of {SPLIT_PRIORS}; got split_prior={split_prior!r}."
+            )
         if l2_regularization < 0:
             raise ValueError(f"`l2_regularization` must be >= 0; got {l2_regularization!r}.")
         dtype = tf.as_dtype(dtype)
@@ -189,7 +220,9 @@ class RealNVPMultiScale(FlowBijector):
                 squeeze_orders=SQUEEZE_ORDERS[squeeze_order],
                 num_res_blocks=num_res_blocks,
                 num_filters=num_filters,
-                use_batch_norm=use_batch_norm,
+                normalization=normalization,
+                channel_mixing=channel_mixing,
+                split_prior=split_prior,
                 momentum=batch_norm_momentum,
                 epsilon=batch_norm_epsilon,
                 statistics=batch_norm_statistics,
@@ -226,10 +259,18 @@ class RealNVPMultiScale(FlowBijector):
         squeezed = [height // 2, width // 2, 4 * channels]
         steps.append(Squeeze(coupling_order))
         for i in range(3):
+            name = f"scale_{index}_channel_{i}"
+            if self._config["channel_mixing"] == "invertible_1x1":
+                steps.append(InvertibleConv1x1(squeezed, **self._step_options(f"{name}_mixing")))
             mask = channel_mask(squeezed, keep_first_half=i % 2 == 0)
-            steps += self._coupling(f"scale_{index}_channel_{i}", mask, 2 * filters, False)
+            steps += self._coupling(name, mask, 2 * filters, False)
         if factor_out_order != coupling_order:
             steps += [tfb.Invert(Squeeze(coupling_order)), Squeeze(factor_out_order)]
+        if self._config["split_prior"] == "learned":
+            # An affine coupling of the factored-out half given the half that goes on.
+            mask = channel_mask(squeezed, keep_first_half=factored == "second")
+            name = f"scale_{index}_split_prior"
+            steps += self._coupling(name, mask, 2 * filters, False, normalized=False)
         next_shape = [height // 2, width // 2, 2 * channels]
         factor_out = FactorOut(self._scale(next_shape, index + 1), factored=factored)
         self._factor_outs.insert(0, factor_out)  # after the inner scales': outermost first
@@ -237,8 +278,11 @@ class RealNVPMultiScale(FlowBijector):
         steps.append(tfb.Invert(Squeeze(factor_out_order)))
         return FlowSequence(steps, name=f"scale_{index}")
 
-    def _coupling(self, name, keep_mask, filters, checkerboard):
-        """A coupling and, with batch norm, the normalisation of the units it transformed."""
+    def _step_options(self, name):
+        return dict(dtype=self._config["dtype"], name=name)
+
+    def _coupling(self, name, keep_mask, filters, checkerboard, normalized=True):
+        """A coupling and, if `normalized`, the normalisation step after it."""
         config = self._config
         kind = config["coupling"]
         per_unit = {"affine": 2, "additive": 1, "spline": 3 * config["spline_bins"] - 1}[kind]
@@ -258,7 +302,7 @@ class RealNVPMultiScale(FlowBijector):
                 "`conditioner_fn` must return a Keras layer; "
                 f"got {conditioner!r} for {network_arguments['name']}."
             )
-        common = dict(dtype=config["dtype"], name=name)
+        common = self._step_options(name)
         if kind == "affine":
             coupling = MaskedAffineCoupling(
                 keep_mask, conditioner, scale_regularizer=config["regularizer"], **common
@@ -269,20 +313,24 @@ class RealNVPMultiScale(FlowBijector):
             coupling = MaskedSplineCoupling(
                 keep_mask, conditioner, num_bins=config["spline_bins"], **common
             )
-        batch_norm = None
-        if config["use_batch_norm"]:
-            batch_norm = MovingAverageBatchNorm(
-                keep_mask.shape,
-                keep_mask=keep_mask,
-                momentum=config["momentum"],
-                epsilon=config["epsilon"],
-                training_statistics=config["statistics"],
-                dtype=config["dtype"],
-                name=f"{name}_batch_norm",
-            )
         if config["memory_saving_gradients"]:
             coupling = RecomputedCoupling(coupling, name=f"{name}_recomputed")
-        return [coupling] if batch_norm is None else [coupling, batch_norm]
+        normalization = config["normalization"] if normalized else None
+        if normalization == "batch_norm":
+            return [
+                coupling,
+                MovingAverageBatchNorm(
+                    keep_mask.shape,
+                    keep_mask=keep_mask,
+                    momentum=config["momentum"],
+                    epsilon=config["epsilon"],
+                    training_statistics=config["statistics"],
+                    **self._step_options(f"{name}_batch_norm"),
+                ),
+            ]
+        if normalization == "act_norm":
+            return [coupling, ActNorm(keep_mask.shape, **self._step_options(f"{name}_act_norm"))]
+        return [coupling]
 
     def _resnet_conditioner(
         self, *, keep_mask, mask_kind, num_filters, output_channels, dtype, name, **_
@@ -293,7 +341,7 @@ class RealNVPMultiScale(FlowBijector):
             num_filters,
             config["num_res_blocks"],
             mask_channel=keep_mask[..., 0] if mask_kind == "checkerboard" else None,
-            use_batch_norm=config["use_batch_norm"],
+            use_batch_norm=config["normalization"] == "batch_norm",
             magnitude_regularizer=config["regularizer"],
             output_channels=output_channels,
             dtype=dtype,
@@ -397,6 +445,27 @@ class RealNVPMultiScale(FlowBijector):
         for factor_out, factored in reversed(list(zip(self._factor_outs, parts[:-1], strict=True))):
             z = unsqueeze_2x2(factor_out.merge(factored, z), order)
         return z
+
+
+def _checked_normalization(normalization, use_batch_norm):
+    """`normalization`, reconciled with the older `use_batch_norm` switch."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"`normalization` must be one of {NORMALIZATIONS}; got normalization={normalization!r}."
+        )
+    if use_batch_norm is None:
+        return normalization
+    if use_batch_norm not in (True, False):
+        raise ValueError(
+            f"`use_batch_norm` must be True, False or None; got use_batch_norm={use_batch_norm!r}."
+        )
+    if use_batch_norm and normalization != "batch_norm":
+        raise ValueError(
+            f"`use_batch_norm=True` contradicts normalization={normalization!r}; "
+            "pass `normalization` alone."
+        )
+    # use_batch_norm=False turns batch norm off (the default normalization) and nothing else.
+    return None if normalization == "batch_norm" and not use_batch_norm else normalization
 
 
 def _checked_network_policy(network_dtype_policy, dtype):

@@ -3,7 +3,12 @@
 import keras
 import tensorflow as tf
 
-from tfp_realnvp.bijectors.flow_bijector import IMAGE_EVENT_NDIMS, FlowBijector, check_event_shape
+from tfp_realnvp.bijectors.flow_bijector import (
+    IMAGE_EVENT_NDIMS,
+    FlowBijector,
+    check_event_shape,
+    image_event_shape,
+)
 from tfp_realnvp.bijectors.global_moments import global_channel_moments
 
 
@@ -53,9 +58,7 @@ class ActNorm(FlowBijector):
         name="act_norm",
     ):
         parameters = dict(locals())
-        event_shape = [int(d) for d in event_shape]
-        if len(event_shape) != IMAGE_EVENT_NDIMS or min(event_shape) <= 0:
-            raise ValueError(f"`event_shape` must be [H, W, C]; got event_shape={event_shape}.")
+        event_shape = image_event_shape(event_shape)
         if not epsilon > 0.0:
             raise ValueError(f"`epsilon` must be positive; got epsilon={epsilon!r}.")
         dtype = tf.as_dtype(dtype)

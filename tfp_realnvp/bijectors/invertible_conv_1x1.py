@@ -3,7 +3,12 @@
 import keras
 import tensorflow as tf
 
-from tfp_realnvp.bijectors.flow_bijector import IMAGE_EVENT_NDIMS, FlowBijector, check_event_shape
+from tfp_realnvp.bijectors.flow_bijector import (
+    IMAGE_EVENT_NDIMS,
+    FlowBijector,
+    check_event_shape,
+    image_event_shape,
+)
 
 
 class InvertibleConv1x1(FlowBijector):
@@ -51,9 +56,7 @@ class InvertibleConv1x1(FlowBijector):
         name="invertible_conv_1x1",
     ):
         parameters = dict(locals())
-        event_shape = [int(d) for d in event_shape]
-        if len(event_shape) != IMAGE_EVENT_NDIMS or min(event_shape) <= 0:
-            raise ValueError(f"`event_shape` must be [H, W, C]; got event_shape={event_shape}.")
+        event_shape = image_event_shape(event_shape)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` must be an integer or None; got seed={seed!r}.")
         dtype = tf.as_dtype(dtype)
@@ -87,10 +90,9 @@ class InvertibleConv1x1(FlowBijector):
     def inverse_kernel(self):
         """W^-1 = (U + diag(s))^-1 L^-1 P^T, [C, C], from two triangular solves."""
         lower, upper = self._triangular_factors()
+        # P's row i is the unit vector e_perm[i], so column j of P^T is e_perm[j].
         permutation_transposed = tf.gather(
-            tf.eye(self._factors.num_channels, dtype=self.dtype),
-            tf.math.invert_permutation(self._factors.permutation),
-            axis=1,
+            tf.eye(self._factors.num_channels, dtype=self.dtype), self._factors.permutation, axis=1
         )
         unlowered = tf.linalg.triangular_solve(lower, permutation_transposed, lower=True)
         return tf.linalg.triangular_solve(upper, unlowered, lower=False)

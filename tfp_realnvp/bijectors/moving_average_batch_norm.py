@@ -10,6 +10,7 @@ from tfp_realnvp.bijectors.flow_bijector import (
     check_event_shape,
     image_event_shape,
 )
+from tfp_realnvp.bijectors.global_moments import global_channel_moments
 
 _STATISTICS = ("batch", "running_average")
 
@@ -110,24 +111,7 @@ class MovingAverageBatchNorm(FlowBijector):
 
     def _batch_moments(self, x):
         """Mean and variance of the transformed units per channel, over the global batch."""
-        replica = tf.distribute.get_replica_context()
-
-        def global_sum(value):
-            if replica is None or replica.num_replicas_in_sync == 1:
-                return value
-            return replica.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-        reduce_axes = list(range(x.shape.rank - 1))
-        num_events = tf.cast(tf.reduce_prod(tf.shape(x)[:-IMAGE_EVENT_NDIMS]), x.dtype)
-        count = global_sum(num_events * self._units_per_channel)
-        mean = tf.math.divide_no_nan(
-            global_sum(tf.reduce_sum(x * self._transform, axis=reduce_axes)), count
-        )
-        squares = tf.square((x - mean) * self._transform)
-        variance = tf.math.divide_no_nan(
-            global_sum(tf.reduce_sum(squares, axis=reduce_axes)), count
-        )
-        return mean, variance
+        return global_channel_moments(x, mask=self._transform)
 
     def _moving_statistics(self):
         return (

@@ -66,6 +66,24 @@ def build_parser():
         default="space_to_depth",
         help="channel order of the squeezes: tf.nn.space_to_depth's, or the authors' code's",
     )
+    train.add_argument(
+        "--normalization",
+        choices=("batch_norm", "act_norm", "none"),
+        default="batch_norm",
+        help="after each coupling: batch_norm (the paper), act_norm (Glow) or none",
+    )
+    train.add_argument(
+        "--channel-mixing",
+        choices=("none", "invertible_1x1"),
+        default="none",
+        help="invertible_1x1: Glow's learned 1x1 convolution before each channel-wise coupling",
+    )
+    train.add_argument(
+        "--split-prior",
+        choices=("standard", "learned"),
+        default="standard",
+        help="prior of the factored-out halves: standard normal, or learned (Glow)",
+    )
     train.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam's")
     train.add_argument(
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"

@@ -62,6 +62,9 @@ def run(args):
             coupling=args.coupling,
             spline_bins=args.spline_bins,
             squeeze_order=args.squeeze_order,
+            normalization=None if args.normalization == "none" else args.normalization,
+            channel_mixing=None if args.channel_mixing == "none" else args.channel_mixing,
+            split_prior=args.split_prior,
             memory_saving_gradients=args.memory_saving_gradients,
             network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
         )
