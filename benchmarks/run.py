@@ -32,8 +32,9 @@ def matched_widths(size):
     return target, flows_tf.glow_matching(target), flows_torch.glow_matching(target)
 
 
-def run_worker(log, timeout_s=3000, **options):
-    command = [sys.executable, str(HERE / "worker.py")]
+def run_worker(log, timeout_s=3000, script=HERE / "worker.py", **options):
+    """Runs `script --key value ...` in its own process; its last `RESULT {json}` line, parsed."""
+    command = [sys.executable, str(script)]
     for key, value in options.items():
         command += [f"--{key}", str(value)]
     log(" ".join(command[1:]))

@@ -64,9 +64,10 @@ def test_identity_until_initialised():
     assert not bool(norm.initialized.numpy())
 
 
-def test_initialises_under_xla():
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["tf_function", "xla"])
+def test_first_traced_call_normalises_with_the_new_parameters(jit_compile):
     norm = tfp_realnvp.ActNorm(EVENT)
-    normalise = tf.function(lambda t: norm.inverse(t, training=True), jit_compile=True)
+    normalise = tf.function(lambda t: norm.inverse(t, training=True), jit_compile=jit_compile)
     mean, variance = channel_moments(normalise(shifted_batch(0)).numpy())
     np.testing.assert_allclose(mean, 0.0, atol=1e-5)
     np.testing.assert_allclose(variance, 1.0, rtol=1e-4)
