@@ -206,5 +206,5 @@ def test_save_and_load_with_options_and_a_registered_conditioner(
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.flow.get_config()["coupling"] == "spline"
-    assert loaded.flow.get_config()["conditioner_fn"]["config"] == "plain_conv_conditioner"
+    assert loaded.flow.parameters["conditioner_fn"] is plain_conv_conditioner
     np.testing.assert_allclose(loaded.log_prob(data[:4]), model.log_prob(data[:4]), rtol=1e-5)
