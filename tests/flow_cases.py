@@ -118,6 +118,22 @@ def plain_conv_conditioner(*, output_channels, num_filters, dtype, name, **_):
     )
 
 
+@keras.saving.register_keras_serializable(package="tfp_realnvp_tests")
+def wide_resnet_conditioner(
+    *, event_shape, keep_mask, mask_kind, num_filters, output_channels, dtype, name
+):
+    """A user's `conditioner_fn` that takes every keyword it is given: a ResNet of 1.5x width."""
+    assert list(keep_mask.shape) == list(event_shape)
+    return ResNetConditioner(
+        num_filters + num_filters // 2,
+        1,
+        mask_channel=keep_mask[..., 0] if mask_kind == "checkerboard" else None,
+        output_channels=output_channels,
+        dtype=dtype,
+        name=name,
+    )
+
+
 def _batch_norm(dtype):
     return MovingAverageBatchNorm(EVENT, momentum=0.5, dtype=dtype)
 
@@ -232,7 +248,7 @@ CASES = [
     ),
     Case(
         "multiscale_user_conditioner",
-        _multiscale(2, conditioner_fn=plain_conv_conditioner),
+        _multiscale(2, conditioner_fn=wide_resnet_conditioner),
         pixels=True,
     ),
 ]
