@@ -42,6 +42,7 @@ from sklearn.datasets import load_digits
 
 import tfp_realnvp
 from tfp_realnvp.data import dequantize
+from tfp_realnvp.training import default_optimizer
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -105,18 +106,19 @@ def make_model(args):
 
 
 def train(flow, flow_density, train_pixels, args):
-    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer = default_optimizer()  # Adam 1e-3, gradients clipped to global norm 100
     variables = flow_density.trainable_variables
     # Chain routes keyword arguments by bijector name:
     training_mode = {flow.name: {"training": True}}
 
     @tf.function
     def train_step(pixels):
-        x = (pixels + tf.random.uniform(tf.shape(pixels))) / NUM_BINS  # fresh dequantisation
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)  # fresh noise each step
+        x = dequantize(pixels, NUM_BINS, seed=seed)
         with tf.GradientTape() as tape:
             nll = -tf.reduce_mean(flow_density.log_prob(x, bijector_kwargs=training_mode))
             loss = nll + flow.regularization_loss()
-        gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 100.0)
+        gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return nll
 
