@@ -20,7 +20,7 @@ except ModuleNotFoundError:
 
 from tfp_realnvp.training.image_grid import image_grid
 
-__all__ = ["plt", "save_figure", "show_images"]
+__all__ = ["draw_learning_curve", "plt", "save_figure", "show_images"]
 
 
 def show_images(ax, images, num_bins=256, columns=None, title=None):
@@ -33,6 +33,16 @@ def show_images(ax, images, num_bins=256, columns=None, title=None):
     ax.set_axis_off()
     if title:
         ax.set_title(title)
+
+
+def draw_learning_curve(ax, x, history, xlabel, title):
+    """Training and held-out bits/dim of a Keras `fit` history against `x`, on `ax`."""
+    ax.plot(x, history["bits_per_dim"], marker="o", label="train")
+    if "val_bits_per_dim" in history:
+        ax.plot(x, history["val_bits_per_dim"], marker="o", label="test")
+    ax.set(xlabel=xlabel, ylabel="bits/dim", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
 
 
 def save_figure(figure, path):

@@ -39,7 +39,7 @@ import time
 
 import keras
 import tensorflow as tf
-from _pictures import plt, save_figure, show_images
+from _pictures import draw_learning_curve, plt, save_figure, show_images
 
 import tfp_realnvp
 import tfp_realnvp.data
@@ -135,12 +135,8 @@ def main(argv=None):
     save_figure(figure, outdir / "samples.png")
     epochs = list(range(1, len(history["bits_per_dim"]) + 1))
     figure, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, history["bits_per_dim"], marker="o", label="train")
-    ax.plot(epochs, history["val_bits_per_dim"], marker="o", label="test")
     ax.axhline(PAPER_TEST_BITS_PER_DIM, color="grey", linestyle="--", label="the paper (test)")
-    ax.set(xlabel="epoch", ylabel="bits/dim", title="Real NVP on CIFAR-10")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    draw_learning_curve(ax, epochs, history, "epoch", "Real NVP on CIFAR-10")
     save_figure(figure, outdir / "bits_per_dim.png")
     model.save(outdir / "model.keras")  # with the re-estimated batch-norm statistics
     metrics = {

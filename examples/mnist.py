@@ -37,7 +37,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from _pictures import plt, save_figure, show_images
+from _pictures import draw_learning_curve, plt, save_figure, show_images
 
 import tfp_realnvp
 import tfp_realnvp.data
@@ -111,12 +111,7 @@ def scales_picture(model, images, temperature, seed):
 def draw_curve(ax, history, steps_per_epoch):
     """Bits/dim at the end of each epoch, against training steps."""
     steps = [(i + 1) * steps_per_epoch for i in range(len(history["bits_per_dim"]))]
-    ax.plot(steps, history["bits_per_dim"], marker="o", label="train")
-    if "val_bits_per_dim" in history:
-        ax.plot(steps, history["val_bits_per_dim"], marker="o", label="test")
-    ax.set(xlabel="training steps", ylabel="bits/dim", title="Real NVP on MNIST")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    draw_learning_curve(ax, steps, history, "training steps", "Real NVP on MNIST")
 
 
 def curve_picture(history, steps_per_epoch):
