@@ -12,6 +12,7 @@ try:  # first, so that a missing matplotlib is reported before TensorFlow is imp
 
     matplotlib.use("Agg")  # files only, no window
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 except ModuleNotFoundError:
     raise SystemExit(
         "The examples draw their pictures with matplotlib, an optional extra: "
@@ -41,6 +42,7 @@ def draw_learning_curve(ax, x, history, xlabel, title):
     if "val_bits_per_dim" in history:
         ax.plot(x, history["val_bits_per_dim"], marker="o", label="test")
     ax.set(xlabel=xlabel, ylabel="bits/dim", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole
     ax.grid(alpha=0.3)
     ax.legend()
 
