@@ -145,22 +145,16 @@ def auroc(normal_scores, anomaly_scores):
     return float(np.mean((a > n) + 0.5 * (a == n)))
 
 
-def draw_histograms(ax, bits, num_bins=30):
-    """One histogram of bits/dim per group, as fractions of the group; the far right clipped."""
-    low = min(float(np.min(b)) for b in bits.values())
-    high = min(max(float(np.max(b)) for b in bits.values()), low + 12.0)
+def draw_histograms(ax, bits, num_bins=40):
+    """One histogram of bits/dim per group, as fractions of the group, on a log axis: the groups
+    lie orders of magnitude apart."""
+    values = np.concatenate(list(bits.values()))
+    edges = np.geomspace(values.min(), values.max(), num_bins + 1)
     for name, b in bits.items():
         weights = np.full(len(b), 1.0 / len(b))
-        ax.hist(
-            np.clip(b, low, high),
-            num_bins,
-            (low, high),
-            weights=weights,
-            histtype="step",
-            linewidth=2,
-            label=name,
-        )
-    ax.set(xlabel="bits/dim (clipped at the right)", ylabel="fraction of inputs")
+        ax.hist(b, bins=edges, weights=weights, histtype="step", linewidth=2, label=name)
+    ax.set_xscale("log")
+    ax.set(xlabel="bits/dim (log scale)", ylabel="fraction of inputs")
     ax.set_title("bits/dim under the flow, per group")
     ax.legend()
 
