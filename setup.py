@@ -28,6 +28,8 @@ setup(
         "pillow",
     ],
     extras_require={
+        # The example scripts draw their charts and picture grids with matplotlib.
+        "plots": ["matplotlib"],
         "dev": [
             "pytest>=8",
             "pytest-xdist",
@@ -36,6 +38,8 @@ setup(
             "mkdocs>=1.6",
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.26",
+            # The tests run the examples.
+            "matplotlib",
         ],
     },
     entry_points={"console_scripts": ["tfp-realnvp=tfp_realnvp.cli:main"]},

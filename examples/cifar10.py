@@ -11,9 +11,12 @@ Dinh et al. (2017), section 4.1, and the authors' code, for CIFAR-10:
               reimplementation reports 3.70 (validation) after 20 epochs, about 4 min/epoch on
               one Titan Xp.
 
-Long runs are interrupted: `BackupAndRestore` saves the model, the optimizer and the epoch at
-every epoch end, and running the same command again resumes where it stopped. TensorBoard logs
-the loss and bits/dim (`tensorboard --logdir <outdir>/tensorboard`). `--strategy mirrored` trains
+Long runs are interrupted, so training uses the package's callbacks for long runs
+(`tfp_realnvp.training.callbacks`): `AtomicBackupAndRestore` saves the model, the optimizer and
+the epoch at every epoch end, kill-safe, and running the same command again resumes where it
+stopped; `StopOnNonFiniteLoss` stops at a NaN loss before anything is saved;
+`AtomicModelCheckpoint` keeps the last finite epoch's model. TensorBoard logs the loss,
+bits/dim and samples (`tensorboard --logdir <outdir>/tensorboard`). `--strategy mirrored` trains
 on every visible GPU with `tf.distribute.MirroredStrategy` (the global batch is split across
 them; batch-norm statistics are taken over the global batch).
 
@@ -30,17 +33,17 @@ model.keras, and backup/ and tensorboard/.
 """
 
 import argparse
-import importlib.util
 import json
 import pathlib
 import time
 
 import keras
 import tensorflow as tf
-from _pictures import image_grid, line_chart, save_png, side_by_side, with_title
+from _pictures import draw_learning_curve, plt, save_figure, show_images
 
 import tfp_realnvp
 import tfp_realnvp.data
+from tfp_realnvp.training import callbacks, default_optimizer
 
 PAPER_TEST_BITS_PER_DIM = 3.49
 
@@ -98,28 +101,25 @@ def main(argv=None):
             l2_regularization=args.l2,
         )
         model = tfp_realnvp.RealNVPModel(flow, num_bins=256)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                args.learning_rate, beta_1=0.9, beta_2=0.999, global_clipnorm=100.0
-            )
-        )
+        model.compile(optimizer=default_optimizer(args.learning_rate))  # Adam, clipnorm 100
     num_weights = sum(int(tf.size(v)) for v in model.trainable_variables)
     print(f"{num_weights:,} trainable weights; latents per scale {flow.latent_shapes()}")
 
     # --- Training: resumable, logged -----------------------------------------------------------
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(outdir / "backup")),
+    run_callbacks = [
+        callbacks.StopOnNonFiniteLoss(),  # first: nothing is saved after a NaN loss
+        callbacks.AtomicBackupAndRestore(str(outdir / "backup")),
+        callbacks.TensorBoard(str(outdir / "tensorboard")),
+        callbacks.SampleGrid(str(outdir / "tensorboard"), temperature=0.7),
+        callbacks.AtomicModelCheckpoint(str(outdir / "model.keras")),
     ]
-    if importlib.util.find_spec("tensorboard") is not None:  # pip install tensorboard
-        callbacks.append(keras.callbacks.TensorBoard(str(outdir / "tensorboard")))
     history = model.fit(
         train,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         validation_data=test,
         validation_steps=eval_steps,
-        callbacks=callbacks,
+        callbacks=run_callbacks,
         verbose=2,
     ).history
 
@@ -128,20 +128,17 @@ def main(argv=None):
     model.refresh_batch_norm_statistics(train.repeat(), steps=5 if args.quick else 50)
     test_bpd = model.evaluate(test, steps=eval_steps, return_dict=True, verbose=0)["bits_per_dim"]
     print(f"test: {test_bpd:.3f} bits/dim (the paper: {PAPER_TEST_BITS_PER_DIM})")
-    samples = {t: model.sample(64, temperature=t, seed=args.seed).numpy() for t in (1.0, 0.7)}
-    picture = side_by_side(
-        [with_title(image_grid(s, 8, zoom=2), f"samples, T = {t:g}") for t, s in samples.items()]
-    )
-    save_png(picture, outdir / "samples.png")
+    figure, axes = plt.subplots(1, 2, figsize=(10, 5.3))
+    for ax, t in zip(axes, (1.0, 0.7), strict=True):
+        samples = model.sample(64, temperature=t, seed=args.seed)
+        show_images(ax, samples, columns=8, title=f"samples, T = {t:g}")
+    save_figure(figure, outdir / "samples.png")
     epochs = list(range(1, len(history["bits_per_dim"]) + 1))
-    curve = line_chart(
-        {"train": (epochs, history["bits_per_dim"]), "test": (epochs, history["val_bits_per_dim"])},
-        "epoch",
-        "bits/dim",
-        title="Real NVP on CIFAR-10",
-    )
-    save_png(curve, outdir / "bits_per_dim.png")
-    model.save(outdir / "model.keras")
+    figure, ax = plt.subplots(figsize=(6, 4))
+    ax.axhline(PAPER_TEST_BITS_PER_DIM, color="grey", linestyle="--", label="the paper (test)")
+    draw_learning_curve(ax, epochs, history, "epoch", "Real NVP on CIFAR-10")
+    save_figure(figure, outdir / "bits_per_dim.png")
+    model.save(outdir / "model.keras")  # with the re-estimated batch-norm statistics
     metrics = {
         "test_bits_per_dim": test_bpd,
         "paper_test_bits_per_dim": PAPER_TEST_BITS_PER_DIM,

@@ -38,10 +38,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from _pictures import image_grid, save_png, side_by_side, with_title
+from _pictures import plt, save_figure, show_images
 
 import tfp_realnvp
 import tfp_realnvp.data
+from tfp_realnvp.training import default_optimizer
 
 tfd = tfp.distributions
 
@@ -90,7 +91,7 @@ def main(argv=None):
         return float(tf.reduce_mean(tfp_realnvp.bits_per_dim(log_prob, shape, num_bins)))
 
     # --- One training step: the paper's recipe (Adam 1e-3, global norm clip 100, L2 5e-5) ------
-    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer = default_optimizer()  # Adam 1e-3 that clips the gradients to global norm 100
 
     @tf.function
     def train_step(x):
@@ -99,7 +100,6 @@ def main(argv=None):
             nll = -tf.reduce_mean(log_prob)
             loss = nll + flow.regularization_loss()
         gradients = tape.gradient(loss, variables)
-        gradients, _ = tf.clip_by_global_norm(gradients, 100.0)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return tfp_realnvp.bits_per_dim(-nll, shape, num_bins)
 
@@ -120,14 +120,11 @@ def main(argv=None):
 
     # --- Samples: g(z) with z ~ N(0, I), in inference mode -------------------------------------
     samples = dist.sample(64, seed=args.seed).numpy()
-    picture = side_by_side(
-        [
-            with_title(image_grid(test_images[:64], 8, zoom=4), "test digits"),
-            with_title(image_grid(samples, 8, zoom=4), "samples"),
-        ]
-    )
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4.4))
+    show_images(axes[0], test_images[:64], num_bins, columns=8, title="test digits")
+    show_images(axes[1], samples, num_bins, columns=8, title="samples")
     outdir = pathlib.Path(args.outdir)
-    path = save_png(picture, outdir / "custom_training_loop.png")
+    path = save_figure(figure, outdir / "custom_training_loop.png")
     metrics = {
         "initial_test_bits_per_dim": initial_bpd,
         "test_bits_per_dim": history[-1]["test"],

@@ -37,11 +37,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from _pictures import image_grid, line_chart, save_png, side_by_side, stacked, with_title
+from _pictures import plt, save_figure, show_images
 from sklearn.datasets import load_digits
 
 import tfp_realnvp
 from tfp_realnvp.data import dequantize
+from tfp_realnvp.training import default_optimizer
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -105,18 +106,19 @@ def make_model(args):
 
 
 def train(flow, flow_density, train_pixels, args):
-    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer = default_optimizer()  # Adam 1e-3, gradients clipped to global norm 100
     variables = flow_density.trainable_variables
     # Chain routes keyword arguments by bijector name:
     training_mode = {flow.name: {"training": True}}
 
     @tf.function
     def train_step(pixels):
-        x = (pixels + tf.random.uniform(tf.shape(pixels))) / NUM_BINS  # fresh dequantisation
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)  # fresh noise each step
+        x = dequantize(pixels, NUM_BINS, seed=seed)
         with tf.GradientTape() as tape:
             nll = -tf.reduce_mean(flow_density.log_prob(x, bijector_kwargs=training_mode))
             loss = nll + flow.regularization_loss()
-        gradients, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 100.0)
+        gradients = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return nll
 
@@ -143,16 +145,18 @@ def auroc(normal_scores, anomaly_scores):
     return float(np.mean((a > n) + 0.5 * (a == n)))
 
 
-def histogram_chart(bits, num_bins=30):
-    low = min(float(np.min(b)) for b in bits.values())
-    high = min(max(float(np.max(b)) for b in bits.values()), low + 12.0)
-    edges = np.linspace(low, high, num_bins + 1)
-    centres = (edges[:-1] + edges[1:]) / 2
-    series = {
-        name: (centres, np.histogram(np.clip(b, low, high), edges)[0] / len(b))
-        for name, b in bits.items()
-    }
-    return line_chart(series, "bits/dim (clipped at the right)", "fraction of inputs")
+def draw_histograms(ax, bits, num_bins=40):
+    """One histogram of bits/dim per group, as fractions of the group, on a log axis: the groups
+    lie orders of magnitude apart."""
+    values = np.concatenate(list(bits.values()))
+    edges = np.geomspace(values.min(), values.max(), num_bins + 1)
+    for name, b in bits.items():
+        weights = np.full(len(b), 1.0 / len(b))
+        ax.hist(b, bins=edges, weights=weights, histtype="step", linewidth=2, label=name)
+    ax.set_xscale("log")
+    ax.set(xlabel="bits/dim (log scale)", ylabel="fraction of inputs")
+    ax.set_title("bits/dim under the flow, per group")
+    ax.legend()
 
 
 def main(argv=None):
@@ -207,21 +211,16 @@ def main(argv=None):
     scores = np.concatenate(list(bits.values()))
     order = np.argsort(scores)
     images = everything.reshape(-1, *IMAGE_SHAPE)
-    picture = side_by_side(
-        [
-            with_title(histogram_chart(bits), "bits/dim under the flow, per group"),
-            stacked(
-                [
-                    with_title(image_grid(images[order[:16]], 8, zoom=4), "most typical inputs"),
-                    with_title(
-                        image_grid(images[order[-16:][::-1]], 8, zoom=4), "most anomalous inputs"
-                    ),
-                ]
-            ),
-        ]
+    figure = plt.figure(figsize=(13, 4.8))
+    panels = figure.add_gridspec(2, 2, width_ratios=[1.3, 1])
+    draw_histograms(figure.add_subplot(panels[:, 0]), bits)
+    typical, anomalous = figure.add_subplot(panels[0, 1]), figure.add_subplot(panels[1, 1])
+    show_images(typical, images[order[:16]], NUM_BINS, columns=8, title="most typical inputs")
+    show_images(
+        anomalous, images[order[-16:][::-1]], NUM_BINS, columns=8, title="most anomalous inputs"
     )
     outdir = pathlib.Path(args.outdir)
-    path = save_png(picture, outdir / "flow_as_a_component.png")
+    path = save_figure(figure, outdir / "flow_as_a_component.png")
     metrics["seconds"] = time.time() - start
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"wrote {path} and {outdir / 'metrics.json'}")

@@ -29,7 +29,6 @@ model.keras (`keras.saving.load_model`) and TensorBoard logs in tensorboard/.
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import pathlib
@@ -38,18 +37,11 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from _pictures import (
-    image_grid,
-    line_chart,
-    save_png,
-    side_by_side,
-    stacked,
-    with_column_titles,
-    with_title,
-)
+from _pictures import draw_learning_curve, plt, save_figure, show_images
 
 import tfp_realnvp
 import tfp_realnvp.data
+from tfp_realnvp.training import callbacks, default_optimizer
 
 
 def load_data(args):
@@ -64,26 +56,22 @@ def load_data(args):
     return train, test
 
 
-def tensorboard_callbacks(log_dir):
-    """Keras's TensorBoard callback, if TensorBoard is installed (`pip install tensorboard`)."""
-    if importlib.util.find_spec("tensorboard") is None:
-        print("TensorBoard is not installed: no TensorBoard logs (pip install tensorboard)")
-        return []
-    return [keras.callbacks.TensorBoard(str(log_dir))]
-
-
 # --- Pictures ------------------------------------------------------------------------------------
 
 
+def samples_picture(model, seed):
+    figure, ax = plt.subplots(figsize=(5, 5.3))
+    show_images(ax, model.sample(64, temperature=1.0, seed=seed), columns=8, title="samples, T = 1")
+    return figure
+
+
 def temperature_picture(model, temperatures, per_row, seed):
-    rows = [
-        with_title(
-            image_grid(model.sample(per_row, temperature=t, seed=seed + i), per_row, zoom=2),
-            f"T = {t:g}",
-        )
-        for i, t in enumerate(temperatures)
-    ]
-    return stacked(rows)
+    """One row of samples per temperature T: z ~ N(0, T^2 I), x = g(z)."""
+    figure, axes = plt.subplots(len(temperatures), 1, figsize=(8, 1.3 * len(temperatures)))
+    for i, (ax, t) in enumerate(zip(axes, temperatures, strict=True)):
+        samples = model.sample(per_row, temperature=t, seed=seed + i)
+        show_images(ax, samples, columns=per_row, title=f"T = {t:g}")
+    return figure
 
 
 def interpolation_picture(model, images, num_steps):
@@ -95,33 +83,49 @@ def interpolation_picture(model, images, num_steps):
         path = np.cos(np.pi * t / 2) * z_a + np.sin(np.pi * t / 2) * z_b
         decoded = model.decode(path).numpy()
         rows.append(np.concatenate([a[None], decoded, b[None]]))
-    row_length = num_steps + 2
-    return image_grid(np.concatenate(rows), row_length, zoom=2)
+    figure, ax = plt.subplots(figsize=(8, 0.9 * len(rows) + 0.5))
+    show_images(
+        ax, np.concatenate(rows), columns=num_steps + 2, title="test digit a  ->  test digit b"
+    )
+    return figure
 
 
 def scales_picture(model, images, temperature, seed):
     """Rows: test digits. Columns: the digit, its reconstruction g(f(x)), then for each scale l
     the decoding of [z_1, ..., z_L] with only z_l kept and the others drawn from the prior."""
     parts = model.encode(images, per_scale=True)
-    columns = [images, model.decode(parts).numpy()]
+    columns = {"x": images, "g(f(x))": model.decode(parts).numpy()}
     for kept in range(len(parts)):
         generator = tf.random.Generator.from_seed(seed + kept)
         mixed = [
             part if i == kept else temperature * generator.normal(tf.shape(part))
             for i, part in enumerate(parts)
         ]
-        columns.append(model.decode(mixed).numpy())
-    grid = np.stack(columns, axis=1).reshape(-1, *images.shape[1:])  # row-major: digit by digit
-    titles = ["x", "g(f(x))"] + [f"keep z{i + 1}" for i in range(len(parts))]
-    return with_column_titles(image_grid(grid, len(columns), zoom=3), titles)
+        columns[f"keep z{kept + 1}"] = model.decode(mixed).numpy()
+    figure, axes = plt.subplots(1, len(columns), figsize=(1.3 * len(columns), 1.1 * len(images)))
+    for ax, (title, column) in zip(axes, columns.items(), strict=True):
+        show_images(ax, column, columns=1, title=title)
+    return figure
+
+
+def draw_curve(ax, history, steps_per_epoch):
+    """Bits/dim at the end of each epoch, against training steps."""
+    steps = [(i + 1) * steps_per_epoch for i in range(len(history["bits_per_dim"]))]
+    draw_learning_curve(ax, steps, history, "training steps", "Real NVP on MNIST")
 
 
 def curve_picture(history, steps_per_epoch):
-    steps = [(i + 1) * steps_per_epoch for i in range(len(history["bits_per_dim"]))]
-    series = {"train": (steps, history["bits_per_dim"])}
-    if "val_bits_per_dim" in history:
-        series["test"] = (steps, history["val_bits_per_dim"])
-    return line_chart(series, "training steps", "bits/dim", title="Real NVP on MNIST")
+    figure, ax = plt.subplots(figsize=(6, 4))
+    draw_curve(ax, history, steps_per_epoch)
+    return figure
+
+
+def overview_picture(model, history, steps_per_epoch, seed):
+    """Samples and the learning curve side by side."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    show_images(left, model.sample(64, temperature=1.0, seed=seed), columns=8, title="samples")
+    draw_curve(right, history, steps_per_epoch)
+    return figure
 
 
 def main(argv=None):
@@ -161,7 +165,7 @@ def main(argv=None):
     )
     model = tfp_realnvp.RealNVPModel(flow)  # num_bins=256: 8-bit pixels
     # The paper's recipe: Adam (beta 0.9, 0.999), global gradient-norm clipping at 100.
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=100.0))
+    model.compile(optimizer=default_optimizer(args.learning_rate))
     print(f"latent shapes per scale: {flow.latent_shapes()}")
 
     # --- Training --------------------------------------------------------------------------------
@@ -171,7 +175,10 @@ def main(argv=None):
         steps_per_epoch=args.steps_per_epoch,
         validation_data=test,
         validation_steps=eval_steps or 4,  # a quick look each epoch; the full test set below
-        callbacks=tensorboard_callbacks(outdir / "tensorboard"),
+        callbacks=[
+            callbacks.StopOnNonFiniteLoss(),
+            callbacks.TensorBoard(str(outdir / "tensorboard")),
+        ],
         verbose=2,
     ).history
     steps_per_epoch = args.steps_per_epoch or math.ceil(60000 / args.batch_size)
@@ -185,23 +192,15 @@ def main(argv=None):
     # --- 2-4. Pictures ---------------------------------------------------------------------------
     digits = next(iter(test)).numpy()[:16]
     pictures = {
-        "samples.png": with_title(
-            image_grid(model.sample(64, temperature=1.0, seed=args.seed), 8, zoom=2),
-            "samples, T = 1",
-        ),
+        "samples.png": samples_picture(model, args.seed),
         "temperatures.png": temperature_picture(model, [0.5, 0.7, 0.85, 1.0], 10, args.seed),
-        "interpolation.png": with_title(
-            interpolation_picture(model, digits[:8], 8), "test digit a  ->  test digit b"
-        ),
+        "interpolation.png": interpolation_picture(model, digits[:8], 8),
         "scales.png": scales_picture(model, digits[:6], 1.0, args.seed),
         "bits_per_dim.png": curve_picture(history, steps_per_epoch),
+        "overview.png": overview_picture(model, history, steps_per_epoch, args.seed),
     }
-    for name, picture in pictures.items():
-        save_png(picture, outdir / name)
-    save_png(
-        side_by_side([pictures["samples.png"], pictures["bits_per_dim.png"]]),
-        outdir / "overview.png",
-    )
+    for name, figure in pictures.items():
+        save_figure(figure, outdir / name)
     metrics = {
         "test_bits_per_dim": test_bpd,
         "train_bits_per_dim": history["bits_per_dim"],
@@ -212,7 +211,7 @@ def main(argv=None):
     }
     (outdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     model.save(outdir / "model.keras")  # reload with keras.saving.load_model
-    print(f"wrote {', '.join(pictures)}, overview.png, metrics.json and model.keras into {outdir}")
+    print(f"wrote {', '.join(pictures)}, metrics.json and model.keras into {outdir}")
     return metrics
 
 

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from _pictures import density_map, hue_colours, save_png, scatter, side_by_side, with_title
+from _pictures import plt, save_figure
 
 import tfp_realnvp
 
@@ -128,25 +128,36 @@ def train(dist, data_fn, num_steps, batch_size, learning_rate):
 def picture(dist, flow, data, num_grid):
     """Five panels, each over EXTENT: data, f(data), prior samples, g(prior), p(x)."""
     latents = flow.inverse(data.reshape(-1, *EVENT_SHAPE)).numpy().reshape(-1, 2)
-    # Colour data points by their position, so one sees where f sends each region.
-    data_colours = hue_colours((data[:, 0] - EXTENT[0]) / (EXTENT[1] - EXTENT[0]))
     prior = np.random.default_rng(1).normal(size=data.shape).astype(np.float32)
     samples = flow.forward(prior.reshape(-1, *EVENT_SHAPE)).numpy().reshape(-1, 2)
-    prior_colours = hue_colours((np.arctan2(prior[:, 1], prior[:, 0]) + np.pi) / (2 * np.pi))
-
     axis = np.linspace(*EXTENT, num_grid, dtype=np.float32)
     grid_x, grid_y = np.meshgrid(axis, axis)  # row 0 = lowest y
     grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).reshape(-1, *EVENT_SHAPE)
     log_density = dist.log_prob(grid).numpy().reshape(num_grid, num_grid)
 
+    figure, axes = plt.subplots(1, 5, figsize=(17, 3.8))
+    # Colour the data by position and the prior samples by angle (cyclic colours), so one sees
+    # where f sends each region of the data and where g sends each direction of the prior.
+    by_position = dict(c=data[:, 0], cmap="turbo", vmin=-2.5, vmax=2.5)
+    angle = np.arctan2(prior[:, 1], prior[:, 0])
+    by_angle = dict(c=angle, cmap="twilight", vmin=-np.pi, vmax=np.pi)
     panels = [
-        with_title(scatter(data, data_colours, EXTENT), "data x ~ p_data"),
-        with_title(scatter(latents, data_colours, EXTENT), "inference z = f(x)"),
-        with_title(scatter(prior, prior_colours, EXTENT), "prior z ~ N(0, I)"),
-        with_title(scatter(samples, prior_colours, EXTENT), "generation x = g(z)"),
-        with_title(density_map(log_density), "learned density p(x)"),
+        (data, by_position, "data x ~ p_data"),
+        (latents, by_position, "inference z = f(x)"),
+        (prior, by_angle, "prior z ~ N(0, I)"),
+        (samples, by_angle, "generation x = g(z)"),
     ]
-    return side_by_side(panels)
+    for ax, (points, colours, title) in zip(axes, panels, strict=False):
+        ax.scatter(points[:, 0], points[:, 1], s=3, **colours)
+        ax.set_title(title)
+    # The density itself (exp), scaled to its maximum: the mass is where it is bright.
+    axes[4].imshow(
+        np.exp(log_density - log_density.max()), origin="lower", extent=EXTENT * 2, cmap="viridis"
+    )
+    axes[4].set_title("learned density p(x)")
+    for ax in axes:
+        ax.set(xlim=EXTENT, ylim=EXTENT, aspect="equal", xticks=[], yticks=[])
+    return figure
 
 
 def main(argv=None):
@@ -188,7 +199,7 @@ def main(argv=None):
     print(f"test -log p(x): flow {test_nll:.3f} nats, best Gaussian {gaussian_nll:.3f} nats")
 
     outdir = pathlib.Path(args.outdir)
-    path = save_png(
+    path = save_figure(
         picture(dist, flow, test[:1000], 60 if args.quick else 150), outdir / "two_moons.png"
     )
     metrics = {

@@ -3,10 +3,12 @@
 The selected examples start together at the first test, two at a time (their first minute is
 mostly single-threaded graph tracing), each writing into a temporary `--outdir`. Each test then
 checks its example's exit status, that its PNGs are real, non-blank pictures, and that the
-numbers in its metrics.json make sense.
+numbers in its metrics.json make sense. The examples draw with matplotlib (the "plots" extra):
+without it they are skipped, and a test checks that they say how to install it.
 """
 
 import concurrent.futures
+import importlib.util
 import json
 import math
 import os
@@ -52,6 +54,22 @@ def test_every_example_is_tested():
     assert scripts == set(CASES)
 
 
+def test_examples_say_how_to_install_matplotlib():
+    # Hide matplotlib (a None entry in sys.modules makes its import fail), then import the
+    # examples' picture helpers as the scripts do.
+    hide = "import sys; sys.modules['matplotlib'] = None; sys.path.insert(0, sys.argv[1]); "
+    result = subprocess.run(
+        [sys.executable, "-c", hide + "import _pictures", str(EXAMPLES)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "pip install matplotlib" in result.stderr, result.stderr[-2000:]
+    assert 'pip install -e ".[plots]"' in result.stderr
+
+
 def _run(name, workdir):
     extra, _, _ = CASES[name]
     command = [
@@ -76,6 +94,8 @@ def _run(name, workdir):
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory):
     """name -> a future of the example's finished process, for the selected examples only."""
+    if importlib.util.find_spec("matplotlib") is None:
+        pytest.skip('the examples draw with matplotlib: pip install -e ".[plots]"')
     selected = {
         item.callspec.params["example"]
         for item in request.session.items

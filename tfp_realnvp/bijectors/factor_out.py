@@ -31,6 +31,14 @@ class FactorOut(FlowBijector):
       validate_args: check inputs at run time.
       name: name of the bijector.
 
+    Example:
+      >>> factor_out = FactorOut(tfb.Scale(2.0))  # stands for the next scales: f_rest(x) = x / 2
+      >>> x = tf.ones([1, 2, 2, 2])
+      >>> factor_out.inverse(x)[0, 0, 0].numpy()  # channel 0 leaves as it is, channel 1 goes on
+      array([1. , 0.5], dtype=float32)
+      >>> float(factor_out.inverse_log_det_jacobian(x))  # 4 units halved: 4 log(1/2)
+      -2.77...
+
     Reference: Real NVP section 3.6 and figure 4(b), https://arxiv.org/abs/1605.08803.
     """
 

@@ -27,6 +27,13 @@ class LogitPreprocess(tfb.Bijector):
       validate_args: check at run time that `inverse`'s x is in [0, 1] and not NaN.
       name: name of the bijector.
 
+    Example:
+      >>> logit = LogitPreprocess(alpha=0.05)
+      >>> np.round(logit.inverse([0.0, 0.5, 1.0]).numpy(), 3)  # logit(0.05), 0, logit(0.95)
+      array([-2.944,  0.   ,  2.944], dtype=float32)
+      >>> np.round(logit.forward([-10.0, 10.0]).numpy(), 3)  # samples may leave [0, 1] a little
+      array([-0.056,  1.056], dtype=float32)
+
     Reference: Real NVP section 4.1, https://arxiv.org/abs/1605.08803.
     """
 

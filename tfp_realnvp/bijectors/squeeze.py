@@ -100,6 +100,14 @@ class Squeeze(tfb.Bijector):
       validate_args: check inputs at run time.
       name: name of the bijector.
 
+    Example:
+      >>> x = tf.reshape(tf.range(16.0), [1, 4, 4, 1])  # one 4x4 image, pixels numbered 0..15
+      >>> z = Squeeze().inverse(x)
+      >>> z.shape
+      TensorShape([1, 2, 2, 4])
+      >>> z[0, 0, 0].numpy()  # the top-left 2x2 patch
+      array([0., 1., 4., 5.], dtype=float32)
+
     Reference: Real NVP section 3.6, https://arxiv.org/abs/1605.08803.
     """
 

@@ -71,9 +71,11 @@ def load(
         files, or downloading failed; the message says how to provide it.
 
     Example:
-      >>> train = load("mnist", split="train", batch_size=64, manual_dir="../shared/data")
-      >>> test = load("mnist", split="test", batch_size=64, manual_dir="../shared/data",
-      ...             noise_seed=0)
+      >>> train = load("digits", split="train", batch_size=64)  # ships with scikit-learn
+      >>> next(iter(train)).shape
+      TensorShape([64, 8, 8, 1])
+      >>> test = load("mnist", split="test", batch_size=64, noise_seed=0,  # doctest: +SKIP
+      ...             manual_dir="../shared/data/mnist")  # MNIST's .gz files, or a download
     """
     info = dataset_info(name)
     batch_size = check_positive_int("batch_size", batch_size)

@@ -41,6 +41,10 @@ class ResNetConditioner(keras.layers.Layer):
       >>> net = ResNetConditioner(num_filters=32, num_res_blocks=2)
       >>> net(tf.zeros([4, 8, 8, 3])).shape
       TensorShape([4, 8, 8, 6])
+      >>> keep_mask = checkerboard_mask([8, 8, 1], parity=1)  # a checkerboard coupling's net
+      >>> net = ResNetConditioner(8, 1, mask_channel=keep_mask[..., 0])
+      >>> net(tf.zeros([4, 8, 8, 1])).shape
+      TensorShape([4, 8, 8, 2])
     """
 
     def __init__(

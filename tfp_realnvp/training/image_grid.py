@@ -39,6 +39,11 @@ def image_grid(images, num_bins=256, columns=None, zoom=None, padding=1):
     Returns:
       uint8 array [rows * (H*zoom + padding) + padding, columns * (W'*zoom + padding) + padding,
       C'], where W' = W and C' = C for grey and colour images, W' = W * C and C' = 1 otherwise.
+
+    Example:
+      >>> grid = image_grid(np.full([5, 8, 8, 1], 0.5), columns=3, zoom=1)
+      >>> grid.shape, grid.dtype
+      ((19, 28, 1), dtype('uint8'))
     """
     pixels = to_pixels(images, num_bins)
     if pixels.ndim != 4 or pixels.shape[0] == 0:
