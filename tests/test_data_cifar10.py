@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_sources import collect_pairs
 
 import tfp_realnvp.data as data
 from tfp_realnvp.data.arrays import cifar10_files, read_cifar10_files
@@ -104,3 +105,26 @@ def test_missing_manual_dir_is_an_error(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(data.DatasetNotAvailableError, match=r"`manual_dir` must be an existing f"):
         data.load("cifar10", split="test", batch_size=8, manual_dir=missing, data_dir=tmp_path)
+
+
+@needs_cifar
+def test_with_labels_gives_the_label_byte_of_each_record():
+    ds = data.load(
+        "cifar10", split="test", batch_size=250, manual_dir=CIFAR_DIR, noise_seed=0,
+        with_labels=True,
+    )  # fmt: skip
+    x, y = collect_pairs(ds)
+    records = np.fromfile(CIFAR_DIR / "test_batch_first1000.bin", np.uint8).reshape(-1, 3073)
+    np.testing.assert_array_equal(y, records[:, 0])
+    np.testing.assert_array_equal(
+        np.floor(x * 256).astype(np.uint8), numpy_records(CIFAR_DIR / "test_batch_first1000.bin")
+    )
+
+
+@needs_cifar
+def test_folder_of_records_is_a_source_of_its_own():
+    info = data.dataset_info(CIFAR_DIR)
+    assert info.image_shape == (32, 32, 3) and info.num_classes == 10 and not info.horizontal_flip
+    x = np.concatenate(list(data.load(CIFAR_DIR, split="test", batch_size=500, noise_seed=0)))
+    raw = numpy_records(CIFAR_DIR / "test_batch_first1000.bin")
+    np.testing.assert_array_equal(np.floor(x * 256).astype(np.uint8), raw)

@@ -2,18 +2,15 @@
 
 import gzip
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from image_sources import MNIST_DIR, SHARED_DATA, collect_pairs, idx_images
 
 import tfp_realnvp.data as data
 from tfp_realnvp.data import tfds_source
 from tfp_realnvp.data.tfds_source import resolve_manual_dir
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-MNIST_DIR = SHARED_DATA / "mnist"
 
 needs_mnist = pytest.mark.skipif(
     not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
@@ -27,14 +24,6 @@ def mnist_data_dir(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("tfds")
     data.load("mnist", split="test", batch_size=1, data_dir=data_dir, manual_dir=MNIST_DIR)
     return data_dir
-
-
-def idx_images(path):
-    """Independent parse of an idx3 file: 16-byte big-endian header, then uint8 pixels."""
-    raw = gzip.decompress(Path(path).read_bytes())
-    magic, count, rows, cols = np.frombuffer(raw[:16], ">u4")
-    assert magic == 2051
-    return np.frombuffer(raw[16:], np.uint8).reshape(count, rows, cols, 1)
 
 
 def collect(dataset):
@@ -82,6 +71,42 @@ def test_prepared_images_are_the_official_ones(mnist_data_dir):
     assert x.shape == official.shape == (10000, 28, 28, 1)
     levels = np.floor(x * 256).astype(np.uint8)
     assert sorted(i.tobytes() for i in levels) == sorted(i.tobytes() for i in official)
+
+
+@needs_mnist
+@pytest.mark.parametrize("source", ["mnist", "tfds:mnist"])
+def test_with_labels_pairs_images_with_the_official_labels(mnist_data_dir, source):
+    ds = data.load(
+        source, split="test", batch_size=2500, data_dir=mnist_data_dir, noise_seed=0,
+        with_labels=True,
+    )  # fmt: skip
+    x, y = collect_pairs(ds)
+    assert x.shape == (10000, 28, 28, 1) and y.shape == (10000,) and y.dtype == np.int64
+    official = idx_images(MNIST_DIR / "t10k-images-idx3-ubyte.gz")
+    raw = gzip.decompress((MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    labels = np.frombuffer(raw[8:], np.uint8)
+    # tensorflow-datasets stores its own order: compare (image, label) pairs as multisets.
+    pairs = sorted(i.tobytes() + bytes([label]) for i, label in zip(official, labels, strict=True))
+    levels = np.floor(x * 256).astype(np.uint8)
+    assert sorted(i.tobytes() + bytes([label]) for i, label in zip(levels, y, strict=True)) == pairs
+
+
+@needs_mnist
+def test_tfds_source_reads_any_image_dataset_with_its_own_splits(mnist_data_dir):
+    info = data.dataset_info("tfds:mnist")
+    assert info.image_shape == (28, 28, 1) and info.num_classes == 10 and info.source == "tfds"
+    ds = data.load("tfds:mnist", split="train", batch_size=8, data_dir=mnist_data_dir)
+    assert next(iter(ds)).shape == (8, 28, 28, 1)
+
+
+def test_tfds_sources_without_images_or_unknown_are_value_errors():
+    with pytest.raises(ValueError, match=r"`source` 'tfds:no_such_set' is not a tensorflow-data"):
+        data.dataset_info("tfds:no_such_set")
+    with pytest.raises(ValueError, match=r"`source` 'tfds:imdb_reviews' must have an 'image' fe"):
+        data.dataset_info("tfds:imdb_reviews")
+    with pytest.raises(ValueError, match=r"'tfds:tf_flowers' has images of no fixed size; pass `"):
+        data.dataset_info("tfds:tf_flowers")
+    assert data.image_shape("tfds:tf_flowers", image_size=32) == (32, 32, 3)
 
 
 @needs_mnist

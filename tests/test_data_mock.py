@@ -61,6 +61,24 @@ def test_random_mock_examples_come_out_as_dequantised_batches(tmp_path, name, sp
     assert x.min() >= 0.0 and x.max() < 1.0
 
 
+def test_celeb_a_labels_are_its_40_attributes_in_name_order(tmp_path):
+    names = [f"attribute_{i:02d}" for i in range(40)]
+    values = np.random.default_rng(0).integers(0, 2, size=(3, 40)).astype(bool)
+
+    def as_dataset(self, *args, **kwargs):
+        attributes = {name: values[:, i] for i, name in enumerate(reversed(names))}
+        images = np.zeros([3, 218, 178, 3], np.uint8)
+        return tf.data.Dataset.from_tensor_slices({"image": images, "attributes": attributes})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        ds = data.load(
+            "celeb_a", split="validation", batch_size=3, data_dir=tmp_path, with_labels=True
+        )
+        x, y = next(iter(ds))
+    assert x.shape == (3, 64, 64, 3) and y.shape == (3, 40) and y.dtype == tf.int64
+    np.testing.assert_array_equal(y, values[:, ::-1].astype(np.int64))  # sorted by name
+
+
 def celeb_a_image(inside, outside=0):
     image = np.full([218, 178, 3], outside, np.uint8)
     image[40:188, 15:163] = inside
