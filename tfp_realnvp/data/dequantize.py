@@ -51,6 +51,11 @@ def reduce_bits(pixels: tf.Tensor, num_bits: int) -> tf.Tensor:
       pixels: uint8 Tensor of any shape, values 0..255.
       num_bits: n, an integer in 1..8 (8 leaves the pixels unchanged).
     """
+    return pixels // (2 ** (8 - check_num_bits(num_bits)))
+
+
+def check_num_bits(num_bits: object) -> int:
+    """Returns ``num_bits`` if it is an integer from 1 to 8, else raises ``ValueError``."""
     if isinstance(num_bits, bool) or not isinstance(num_bits, int) or not 1 <= num_bits <= 8:
         raise ValueError(f"`num_bits` must be an integer from 1 to 8; got {num_bits!r}.")
-    return pixels // (2 ** (8 - num_bits))
+    return num_bits

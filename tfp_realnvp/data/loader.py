@@ -124,8 +124,12 @@ def load(
         shuffle_files=shuffle and noise_seed is None,
         with_labels=with_labels,
     )
-    if info.prepare is not None:
-        images = images.map(_on_image(info.prepare), num_parallel_calls=tf.data.AUTOTUNE)
+    # Without a random crop, `finish` (resize, n-bit reduction) commutes with the flip: apply it
+    # once, before caching, so that the cache holds the small images.
+    finish_early = info.crop_size is None
+    for step in (info.prepare, info.finish if finish_early else None):
+        if step is not None:
+            images = images.map(_on_image(step), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         images = images.cache()
 
@@ -148,7 +152,7 @@ def load(
             crop_size=info.crop_size,
             flip=info.horizontal_flip,
         )
-        if info.finish is not None:
+        if info.finish is not None and not finish_early:
             image = info.finish(image)
         image = tf.ensure_shape(image, info.image_shape)
         image = dequantize(image, info.num_bins, noise_seed_)

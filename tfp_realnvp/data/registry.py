@@ -50,8 +50,8 @@ class DatasetInfo:
       cache: whether the prepared uint8 images are small enough to cache in memory by default.
       prepare: deterministic uint8 [h, w, c] -> uint8 map applied before caching and shuffling
         (crops and resizes), or None.
-      finish: deterministic uint8 map applied after the random crop and flip (``image_size``'s
-        resize, ``num_bits``' reduction), or None.
+      finish: deterministic uint8 map (``image_size``'s resize, ``num_bits``' reduction), or
+        None: applied after the random crop if there is one, else before caching.
     """
 
     name: str

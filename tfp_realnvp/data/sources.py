@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from tfp_realnvp.data import arrays as array_files
 from tfp_realnvp.data import registry
-from tfp_realnvp.data.dequantize import reduce_bits
+from tfp_realnvp.data.dequantize import check_num_bits, reduce_bits
 from tfp_realnvp.data.errors import DatasetNotAvailableError
 from tfp_realnvp.data.image_files import scan_image_folder
 from tfp_realnvp.data.preprocessing import resize_to_fill
@@ -87,8 +87,7 @@ def dataset_info(
                 f"`num_bits` reduces 8-bit images, but {info.name!r} has {info.num_bins} levels; "
                 f"got num_bits={num_bits!r}."
             )
-        reduce_bits(tf.zeros([], tf.uint8), num_bits)  # checks num_bits
-        steps.append(functools.partial(reduce_bits, num_bits=num_bits))
+        steps.append(functools.partial(reduce_bits, num_bits=check_num_bits(num_bits)))
         bins = 2**num_bits
     flip = info.horizontal_flip if horizontal_flip is None else bool(horizontal_flip)
     return dataclasses.replace(
@@ -144,39 +143,52 @@ def _stored_info(source: object, size_given: bool) -> DatasetInfo:
                 f"`source` {text!r}: no such file or folder (looked for {str(path)!r})."
             )
         raise unknown
-    common = dict(
-        name=text, num_bins=256, train_split="train", eval_split="test",
-        horizontal_flip=False, path=str(path), cache=True,
-    )  # fmt: skip
     if array_files.array_source_kind(path) is not None:
-        splits = array_files.read_arrays(path)
-        shapes = {images.shape[1:] for images, _ in splits.values()}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"`source` {text!r} holds images of different shapes in its splits: "
-                f"{', '.join(str(list(s)) for s in sorted(shapes))}."
-            )
-        labels = [labels for _, labels in splits.values()]
-        label_shape = None if any(y is None for y in labels) else labels[0].shape[1:]
-        num_classes = int(max(y.max() for y in labels)) + 1 if label_shape == () else None
-        return DatasetInfo(
-            image_shape=shapes.pop(), source="arrays", label_shape=label_shape,
-            num_classes=num_classes, **common,
-        )  # fmt: skip
+        return _arrays_info(text, path)
     if path.is_file():
         raise ValueError(
             f"`source` {text!r} must be a folder, an .npy/.npz file or an idx file; got a file "
             f"of another kind."
         )
-    folder = scan_image_folder(path)
-    shape = folder.image_shape(same_size_needed=not size_given)
-    decoded = sum(h * w * folder.channels for h, w in folder.sizes)
+    return _folder_info(text, path, size_given)
+
+
+def _own_source(name: str, image_shape: tuple, source: str, **fields) -> DatasetInfo:
+    """A source other than the named datasets: 8-bit pixels, splits "train"/"test", no flips."""
     return DatasetInfo(
-        image_shape=shape,
-        source="images",
+        name=name, image_shape=image_shape, num_bins=256, train_split="train",
+        eval_split="test", horizontal_flip=False, source=source, **fields,
+    )  # fmt: skip
+
+
+def _arrays_info(text: str, path: Path) -> DatasetInfo:
+    splits = array_files.read_arrays(path)
+    shapes = {images.shape[1:] for images, _ in splits.values()}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"`source` {text!r} holds images of different shapes in its splits: "
+            f"{', '.join(str(list(s)) for s in sorted(shapes))}."
+        )
+    labels = [labels for _, labels in splits.values()]
+    label_shape = None if any(y is None for y in labels) else labels[0].shape[1:]
+    num_classes = int(max(y.max() for y in labels)) + 1 if label_shape == () else None
+    return _own_source(
+        text, shapes.pop(), "arrays", path=str(path), label_shape=label_shape,
+        num_classes=num_classes, cache=True,
+    )  # fmt: skip
+
+
+def _folder_info(text: str, path: Path, size_given: bool) -> DatasetInfo:
+    folder = scan_image_folder(path)
+    decoded = sum(h * w * folder.channels for h, w in folder.sizes)
+    return _own_source(
+        text,
+        folder.image_shape(same_size_needed=not size_given),
+        "images",
+        path=str(path),
         label_shape=() if folder.class_names else None,
         num_classes=len(folder.class_names) or None,
-        **{**common, "cache": decoded <= CACHE_BYTES},
+        cache=decoded <= CACHE_BYTES,
     )
 
 
@@ -185,17 +197,8 @@ def _tfds_info(text: str) -> DatasetInfo:
     shape, label_shape, num_classes = image_feature(tfds_name)
     if shape[2] is None:
         raise ValueError(f"`source` {text!r} has images with no fixed number of channels.")
-    return DatasetInfo(
-        name=text,
-        image_shape=shape,
-        num_bins=256,
-        train_split="train",
-        eval_split="test",
-        horizontal_flip=False,
-        source="tfds",
-        tfds_name=tfds_name,
-        label_shape=label_shape,
-        num_classes=num_classes,
+    return _own_source(
+        text, shape, "tfds", tfds_name=tfds_name, label_shape=label_shape, num_classes=num_classes
     )
 
 
