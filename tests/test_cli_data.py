@@ -186,19 +186,7 @@ def test_default_scales_follow_the_image_size():
     assert architecture("any", (8, 8, 1), num_scales=1, num_filters=8) == (1, 4, 8)
 
 
-def test_unavailable_dataset_fails_at_once_in_the_command_words(tmp_path, capsys, monkeypatch):
-    import tensorflow_datasets as tfds
-
-    from tfp_realnvp.data import tfds_source
-
-    def no_network(address, timeout):
-        raise OSError("Name or service not known")
-
-    def download_and_prepare(self, *args, **kwargs):
-        raise AssertionError("no download may be tried without network")
-
-    monkeypatch.setattr(tfds_source.socket, "create_connection", no_network)
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)
+def test_unavailable_dataset_fails_at_once_in_the_command_words(tmp_path, capsys, offline):
     data_dir = tmp_path / "tfds"
     argv = ["train", "--dataset", "mnist", "--data-dir", str(data_dir), "--logdir"]
     line = error_of([*argv, str(tmp_path / "run")], capsys)
