@@ -13,3 +13,20 @@ import tensorflow as tf  # noqa: E402
 def _seed():
     tf.random.set_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: the download host never answers, and a download attempt fails the test."""
+    import tensorflow_datasets as tfds
+
+    from tfp_realnvp.data import tfds_source
+
+    def no_network(address, timeout):
+        raise OSError("Name or service not known")
+
+    def download_and_prepare(self, *args, **kwargs):
+        raise AssertionError("no download may be tried without network")
+
+    monkeypatch.setattr(tfds_source.socket, "create_connection", no_network)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)

@@ -94,20 +94,21 @@ def test_unknown_strategy(capsys):
 def test_unknown_dataset(capsys, tmp_path):
     line = error_of(["train", "--dataset", "imagenet", "--logdir", str(tmp_path)], capsys)
     assert line.startswith(
-        "tfp-realnvp train: error: argument --dataset: unknown dataset 'imagenet'; "
-        "choose from digits, mnist,"
+        "tfp-realnvp train: error: argument --dataset: must be one of digits, mnist,"
     )
+    assert line.endswith("'tfds:NAME', a folder or an array file; got 'imagenet'.")
     assert not os.listdir(tmp_path)
 
 
 def test_image_size_the_architecture_cannot_squeeze(capsys, tmp_path):
     line = error_of(["train", "--num-scales", "5", "--logdir", str(tmp_path)], capsys)
     assert line == (
-        "tfp-realnvp train: error: argument --num-scales: 5 scales squeeze 4 time(s), so height "
-        "and width must be divisible by 16; the images are 8x8 (digits)"
+        "tfp-realnvp train: error: argument --num-scales: With num_scales=5, height and width "
+        "are squeezed 4 time(s) and must be divisible by 16; got event_shape=[8, 8, 1] "
+        "(--dataset digits)"
     )
     line = error_of(["train", "--dataset", "mnist", "--num-scales", "4"], capsys)
-    assert line.endswith("must be divisible by 8; the images are 28x28 (mnist)")
+    assert line.endswith("must be divisible by 8; got event_shape=[28, 28, 1] (--dataset mnist)")
     assert not os.listdir(tmp_path)
 
 
@@ -132,7 +133,8 @@ def test_dataset_not_available(capsys, tmp_path):
     argv = ["train", "--dataset", "mnist", "--manual-dir", str(empty), "--logdir"]
     line = error_of([*argv, str(tmp_path / "run"), "--data-dir", str(tmp_path / "tfds")], capsys)
     assert line.startswith(
-        f"tfp-realnvp train: error: dataset 'mnist' is not available: `manual_dir` '{empty}'"
+        f"tfp-realnvp train: error: argument --manual-dir: '{empty}' (or its subfolder 'mnist') "
+        "lacks train-images-idx3-ubyte.gz,"
     )
     assert not (tmp_path / "run" / "config.json").exists()
 
@@ -177,7 +179,7 @@ def test_sample_output_and_model_file_checks(capsys, tmp_path):
     line = error_of(["evaluate", "--model", path, "--dataset", "digits"], capsys)
     assert line == (
         "tfp-realnvp evaluate: error: argument --dataset: 'digits' has images [8, 8, 1] but "
-        "the model was trained on [4, 4, 1]"
+        "the model was trained on [4, 4, 1] (--image-size resizes them)"
     )
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     line = error_of(["sample", "--model", str(tmp_path / "broken.keras"), "--out", "a.png"], capsys)

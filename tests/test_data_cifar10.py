@@ -4,9 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from image_sources import collect_pairs
 
 import tfp_realnvp.data as data
-from tfp_realnvp.data.cifar10_binary import cifar10_binary_images, find_binary_files
+from tfp_realnvp.data.arrays import cifar10_files, read_cifar10_files
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10"
@@ -29,17 +30,19 @@ def collect(dataset):
 
 @needs_cifar
 def test_split_files_are_found():
-    assert [p.name for p in find_binary_files(CIFAR_DIR, "train")] == [
+    assert [p.name for p in cifar10_files(CIFAR_DIR, "train")] == [
         "data_batch_1.bin",
         "data_batch_2.bin",
     ]
-    assert [p.name for p in find_binary_files(CIFAR_DIR, "test")] == ["test_batch_first1000.bin"]
+    assert [p.name for p in cifar10_files(CIFAR_DIR, "test")] == ["test_batch_first1000.bin"]
 
 
 @needs_cifar
 def test_decoded_images_match_an_independent_parse():
     path = CIFAR_DIR / "test_batch_first1000.bin"
-    images = np.stack(list(cifar10_binary_images([path]).as_numpy_iterator()))
+    images, labels = read_cifar10_files([path])
+    assert labels.shape == (1000,) and set(labels) == set(range(10))
+    np.testing.assert_array_equal(labels, np.fromfile(path, np.uint8)[::3073])
     assert images.shape == (1000, 32, 32, 3) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, numpy_records(path))
 
@@ -85,9 +88,10 @@ def test_truncated_file_is_an_error_naming_it(tmp_path):
         data.load("cifar10", split="train", batch_size=8, manual_dir=tmp_path)
 
 
-def test_binary_split_must_be_train_or_test(tmp_path):
-    with pytest.raises(ValueError, match=r"`split` for CIFAR-10 binary files .*got 'validation'"):
-        data.load("cifar10", split="validation", batch_size=8, manual_dir=tmp_path)
+@needs_cifar
+def test_binary_split_must_be_train_or_test():
+    with pytest.raises(ValueError, match=r"`split` for 'cifar10' must be 'train' or 'test'; got"):
+        data.load("cifar10", split="validation", batch_size=8, manual_dir=CIFAR_DIR)
 
 
 def test_manual_dir_without_records_or_archive_says_what_it_needs(tmp_path):
@@ -101,3 +105,26 @@ def test_missing_manual_dir_is_an_error(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(data.DatasetNotAvailableError, match=r"`manual_dir` must be an existing f"):
         data.load("cifar10", split="test", batch_size=8, manual_dir=missing, data_dir=tmp_path)
+
+
+@needs_cifar
+def test_with_labels_gives_the_label_byte_of_each_record():
+    ds = data.load(
+        "cifar10", split="test", batch_size=250, manual_dir=CIFAR_DIR, noise_seed=0,
+        with_labels=True,
+    )  # fmt: skip
+    x, y = collect_pairs(ds)
+    records = np.fromfile(CIFAR_DIR / "test_batch_first1000.bin", np.uint8).reshape(-1, 3073)
+    np.testing.assert_array_equal(y, records[:, 0])
+    np.testing.assert_array_equal(
+        np.floor(x * 256).astype(np.uint8), numpy_records(CIFAR_DIR / "test_batch_first1000.bin")
+    )
+
+
+@needs_cifar
+def test_folder_of_records_is_a_source_of_its_own():
+    info = data.dataset_info(CIFAR_DIR)
+    assert info.image_shape == (32, 32, 3) and info.num_classes == 10 and not info.horizontal_flip
+    x = np.concatenate(list(data.load(CIFAR_DIR, split="test", batch_size=500, noise_seed=0)))
+    raw = numpy_records(CIFAR_DIR / "test_batch_first1000.bin")
+    np.testing.assert_array_equal(np.floor(x * 256).astype(np.uint8), raw)

@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from image_sources import collect_pairs
 
 import tfp_realnvp.data as data
-from tfp_realnvp.data.digits import NUM_TEST, NUM_TRAIN, digits_array
+from tfp_realnvp.data.arrays import DIGITS_NUM_TEST as NUM_TEST
+from tfp_realnvp.data.arrays import DIGITS_NUM_TRAIN as NUM_TRAIN
+from tfp_realnvp.data.arrays import read_digits
+
+
+def digits_array(split):
+    return read_digits()[split][0]
 
 
 def collect(dataset):
@@ -117,7 +124,7 @@ def test_split_must_be_a_non_empty_string(bad):
 
 def test_digits_has_only_train_and_test():
     with pytest.raises(
-        ValueError, match=r"`split` for 'digits' must be one of \('train', 'test'\); got 'valid"
+        ValueError, match=r"`split` for 'digits' must be 'train' or 'test'; got 'valid"
     ):
         data.load("digits", split="validation", batch_size=8)
 
@@ -125,3 +132,40 @@ def test_digits_has_only_train_and_test():
 def test_digits_rejects_a_manual_dir(tmp_path):
     with pytest.raises(ValueError, match=r"`manual_dir` must be None for 'digits'"):
         data.load("digits", split="train", batch_size=8, manual_dir=tmp_path)
+
+
+def test_digits_with_labels_pairs_each_image_with_its_digit():
+    from sklearn.datasets import load_digits
+
+    ds = data.load("digits", split="test", batch_size=100, noise_seed=0, with_labels=True)
+    assert ds.element_spec[1].shape.as_list() == [None]
+    x, y = collect_pairs(ds)
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, load_digits().target[NUM_TRAIN:])
+    np.testing.assert_array_equal(np.floor(x * 17).astype(np.uint8), digits_array("test"))
+
+
+def test_five_bit_data_has_32_levels():
+    info = data.dataset_info("mnist", num_bits=5)
+    assert info.num_bins == data.num_bins("mnist", num_bits=5) == 32
+    pixels = tf.constant(np.arange(256, dtype=np.uint8))
+    np.testing.assert_array_equal(data.reduce_bits(pixels, 5), np.arange(256) // 8)
+    np.testing.assert_array_equal(data.reduce_bits(pixels, 8), np.arange(256))
+    with pytest.raises(ValueError, match=r"`num_bits` reduces 8-bit images, but 'digits' has 17"):
+        data.dataset_info("digits", num_bits=5)
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(ValueError, match=r"`num_bits` must be an integer from 1 to 8; got"):
+            data.reduce_bits(pixels, bad)
+
+
+@pytest.mark.parametrize("bad", [0, -3, (8,), (8, 0), "8x8", 2.0, True])
+def test_image_size_must_be_positive_integers(bad):
+    with pytest.raises(ValueError, match=r"`image_size` must be a positive integer H or a pair"):
+        data.dataset_info("digits", image_size=bad)
+
+
+def test_image_size_and_flips_apply_to_named_datasets():
+    info = data.dataset_info("digits", image_size=(4, 8), horizontal_flip=True)
+    assert info.image_shape == (4, 8, 1) and info.horizontal_flip and info.num_bins == 17
+    x = next(iter(data.load("digits", split="test", batch_size=5, image_size=(4, 8))))
+    assert x.shape == (5, 4, 8, 1)

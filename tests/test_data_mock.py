@@ -7,6 +7,13 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import tfp_realnvp.data as data
+from tfp_realnvp.data import tfds_source
+
+
+@pytest.fixture(autouse=True)
+def download_host_answers(monkeypatch):
+    """``mock_data`` stands in for a download: let the host check pass without a network."""
+    monkeypatch.setattr(tfds_source, "_check_download_host", lambda *args: None)
 
 
 def collect(dataset):
@@ -52,6 +59,24 @@ def test_random_mock_examples_come_out_as_dequantised_batches(tmp_path, name, sp
     assert ds.element_spec.shape.as_list() == [None, *data.image_shape(name)]
     assert x.shape == (10, *data.image_shape(name)) and x.dtype == np.float32
     assert x.min() >= 0.0 and x.max() < 1.0
+
+
+def test_celeb_a_labels_are_its_40_attributes_in_name_order(tmp_path):
+    names = [f"attribute_{i:02d}" for i in range(40)]
+    values = np.random.default_rng(0).integers(0, 2, size=(3, 40)).astype(bool)
+
+    def as_dataset(self, *args, **kwargs):
+        attributes = {name: values[:, i] for i, name in enumerate(reversed(names))}
+        images = np.zeros([3, 218, 178, 3], np.uint8)
+        return tf.data.Dataset.from_tensor_slices({"image": images, "attributes": attributes})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        ds = data.load(
+            "celeb_a", split="validation", batch_size=3, data_dir=tmp_path, with_labels=True
+        )
+        x, y = next(iter(ds))
+    assert x.shape == (3, 64, 64, 3) and y.shape == (3, 40) and y.dtype == tf.int64
+    np.testing.assert_array_equal(y, values[:, ::-1].astype(np.int64))  # sorted by name
 
 
 def celeb_a_image(inside, outside=0):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfp_realnvp.data.augmentation import augment
 from tfp_realnvp.data.preprocessing import (
+    augment,
     center_crop,
     check_square,
     crop_celeb_a,

@@ -45,12 +45,12 @@ def test_lsun_recipe_crops_64_after_resizing():
     "function", [data.dataset_info, data.image_shape, data.num_bins], ids=lambda f: f.__name__
 )
 def test_unknown_name_lists_valid_names(function, bad):
-    with pytest.raises(ValueError, match=r"`name` must be one of digits, mnist, .*; got ") as err:
+    with pytest.raises(ValueError, match=r"`source` must be one of digits, mnist, .*; got ") as err:
         function(bad)
     assert repr(bad) in str(err.value)
     assert "lsun/church_outdoor" in str(err.value)
 
 
 def test_load_rejects_unknown_name_before_touching_data():
-    with pytest.raises(ValueError, match=r"`name` must be one of .*; got 'imagenet'"):
+    with pytest.raises(ValueError, match=r"`source` must be one of .*; got 'imagenet'"):
         data.load("imagenet", split="train", batch_size=8)

@@ -2,6 +2,7 @@
 
     tfp-realnvp train --logdir runs/digits              # the embedded 8x8 digits, minutes on a CPU
     tfp-realnvp train --dataset cifar10 --manual-dir ../shared/data --logdir runs/cifar10
+    tfp-realnvp train --dataset my_photos/ --image-size 64 --num-bits 5 --flip
     tfp-realnvp evaluate --logdir runs/digits           # held-out bits/dim
     tfp-realnvp sample --logdir runs/digits --num 64 --temperature 0.7 --out samples.png
 
@@ -14,6 +15,7 @@ import os
 import sys
 
 from tfp_realnvp.cli.arguments import (
+    add_data_arguments,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -40,12 +42,13 @@ def build_parser():
         "model.keras, samples.png and config.json into --logdir; running the same command "
         "again resumes after the last completed epoch.",
     )
+    add_data_arguments(train, default_dataset="digits")
     train.add_argument(
-        "--dataset", default="digits", help="dataset name (default: digits, embedded)"
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help="random horizontal flips in training (default: the paper's recipe; off for files)",
     )
     train.add_argument("--logdir", help="log directory (default: runs/<dataset>)")
-    train.add_argument("--data-dir", help="tensorflow-datasets data folder")
-    train.add_argument("--manual-dir", help="folder with the dataset's official files")
     train.add_argument("--epochs", type=positive_int, help="epochs in all (default: per dataset)")
     train.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
     train.add_argument("--num-scales", type=positive_int, help="default: per dataset")
@@ -131,10 +134,8 @@ def build_parser():
         "fixed dequantisation noise).",
     )
     _add_model_arguments(evaluate)
-    evaluate.add_argument("--dataset", help="default: the run's (config.json)")
+    add_data_arguments(evaluate)  # each defaults to the run's (config.json)
     evaluate.add_argument("--split", help="default: the dataset's held-out split")
-    evaluate.add_argument("--data-dir", help="tensorflow-datasets data folder")
-    evaluate.add_argument("--manual-dir", help="folder with the dataset's official files")
     evaluate.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
     evaluate.set_defaults(run=_run("evaluate"), command_parser=evaluate)
 

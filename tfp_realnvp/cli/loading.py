@@ -1,54 +1,101 @@
 """Shared by the commands: datasets with clear errors, and trained models from a log dir."""
 
 import os
+import re
 
 from tfp_realnvp.cli import run_config
 from tfp_realnvp.cli.errors import UsageError
 
+# How the data module's messages name `load`'s arguments, and the flags that say it here.
+FLAGS = {
+    "source": "--dataset",
+    "split": "--split",
+    "data_dir": "--data-dir",
+    "manual_dir": "--manual-dir",
+    "image_size": "--image-size",
+    "num_bits": "--num-bits",
+    "horizontal_flip": "--flip",
+}
+# The data flags a run records in config.json["data"]; evaluate's flags default to them.
+DATA_OPTIONS = ("data_dir", "manual_dir", "image_size", "num_bits", "horizontal_flip")
 
-def dataset_info(name):
-    """The data module's facts about `name`; UsageError listing the known names otherwise."""
+
+def data_options(args, config=None):
+    """`load`'s keyword arguments from the data flags, each defaulting to `config`'s record.
+
+    Returns {"source", "data_dir", "manual_dir", "image_size", "num_bits", "horizontal_flip"}.
+    """
+    saved = (config or {}).get("data", {})
+    options = {"source": args.dataset or (config or {}).get("dataset")}
+    for key in DATA_OPTIONS:
+        flag = "flip" if key == "horizontal_flip" else key
+        value = getattr(args, flag, None)
+        options[key] = saved.get(key) if value is None else value
+    if options["image_size"] is not None:
+        options["image_size"] = tuple(options["image_size"])
+    return options
+
+
+def data_config(options, info):
+    """The run's data record for config.json: the source as `info` read it (a path made
+    absolute, so that evaluate finds it from anywhere) and the other options."""
+    folders = {
+        key: None if options[key] is None else os.path.abspath(os.path.expanduser(options[key]))
+        for key in ("data_dir", "manual_dir")
+    }
+    image_size = options["image_size"]
+    return info.path or info.name, {
+        **{key: options[key] for key in DATA_OPTIONS},
+        **folders,
+        "image_size": None if image_size is None else list(image_size),
+    }
+
+
+def default_logdir(info):
+    """runs/<dataset name, or the file or folder's name>."""
+    name = os.path.basename(info.path) if info.path else info.name
+    return os.path.join("runs", name.replace("/", "_").replace(":", "_"))
+
+
+def dataset_info(options):
+    """`tfp_realnvp.data.dataset_info` of the options; any data problem is a UsageError."""
     from tfp_realnvp import data
 
-    if name not in data.dataset_names():
-        raise UsageError(
-            f"argument --dataset: unknown dataset {name!r}; choose from "
-            f"{', '.join(data.dataset_names())}"
-        )
-    return data.dataset_info(name)
+    keep = ("source", "image_size", "num_bits", "horizontal_flip")
+    return _in_cli_words(options["source"], data.dataset_info, **{k: options[k] for k in keep})
 
 
-def load_batches(name, split, batch_size, data_dir, manual_dir, **kwargs):
-    """`tfp_realnvp.data.load(...)`, turning missing data or a bad split into a UsageError."""
+def load_batches(options, split, batch_size, **kwargs):
+    """`tfp_realnvp.data.load(...)`; missing data, bad files or a bad split are a UsageError."""
     from tfp_realnvp import data
+
+    return _in_cli_words(
+        options["source"], data.load, split=split, batch_size=batch_size, **options, **kwargs
+    )
+
+
+def held_out_batches(options, batch_size, split=None):
+    """The held-out split with fixed dequantisation noise: reproducible bits/dim."""
+    info = dataset_info(options)
+    return load_batches(options, split or info.eval_split, batch_size, training=False, noise_seed=0)
+
+
+def _in_cli_words(dataset, function, *args, **kwargs):
+    """`function(*args, **kwargs)`, its data errors raised as one UsageError line that names
+    the command's flags instead of Python arguments (`source` -> --dataset, ...)."""
+    from tfp_realnvp import data
+    from tfp_realnvp.data.errors import argument_names, one_line
 
     try:
-        return data.load(
-            name,
-            split=split,
-            batch_size=batch_size,
-            data_dir=data_dir,
-            manual_dir=manual_dir,
-            **kwargs,
-        )
-    except data.DatasetNotAvailableError as error:
-        raise UsageError(f"dataset {name!r} is not available: {_one_line(error)}") from None
-    except ValueError as error:
-        raise UsageError(_one_line(error)) from None
-
-
-def held_out_batches(name, batch_size, data_dir, manual_dir, split=None):
-    """The held-out split of `name` with fixed dequantisation noise: reproducible bits/dim."""
-    info = dataset_info(name)
-    return load_batches(
-        name,
-        split or info.eval_split,
-        batch_size,
-        data_dir,
-        manual_dir,
-        training=False,
-        noise_seed=0,
-    )
+        return function(*args, **kwargs)
+    except (data.DatasetNotAvailableError, ValueError) as error:
+        message = one_line(error)
+        subject = re.match(r"`(\w+)`:? (.*)", message)
+        if subject and subject.group(1) in FLAGS:  # "`image_size` must be ..."
+            message = f"argument {FLAGS[subject.group(1)]}: {subject.group(2)}"
+        elif isinstance(error, data.DatasetNotAvailableError):
+            message = f"dataset {dataset!r} is not available: {message}"
+        raise UsageError(argument_names(message, FLAGS)) from None
 
 
 def model_source(args):
@@ -80,11 +127,9 @@ def load_model(path):
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # any unreadable file is a bad argument here
-        raise UsageError(f"cannot load {path!r}: {_one_line(error)}") from None
+        from tfp_realnvp.data.errors import one_line
+
+        raise UsageError(f"cannot load {path!r}: {one_line(error)}") from None
     if not isinstance(model, RealNVPModel):
         raise UsageError(f"{path!r} holds a {type(model).__name__}, not a RealNVPModel")
     return model
-
-
-def _one_line(error):
-    return " ".join(str(error).split())

@@ -22,14 +22,12 @@ REFRESH_STEPS = 50
 
 def run(args):
     """Trains as `args` say; returns the exit status (0)."""
-    info = loading.dataset_info(args.dataset)
+    data = loading.data_options(args)
+    info = loading.dataset_info(data)
     num_scales, num_res_blocks, num_filters = arguments.architecture(
-        args.dataset, args.num_scales, args.num_res_blocks, args.num_filters
+        args.dataset, info.image_shape, args.num_scales, args.num_res_blocks, args.num_filters
     )
-    problem = arguments.squeeze_error(info.image_shape, num_scales)
-    if problem is not None:
-        raise UsageError(f"argument --num-scales: {problem} ({args.dataset})")
-    logdir = args.logdir or os.path.join("runs", args.dataset.replace("/", "_"))
+    logdir = args.logdir or loading.default_logdir(info)
     if os.path.exists(logdir) and not os.path.isdir(logdir):
         raise UsageError(f"argument --logdir: {logdir!r} exists and is not a directory")
     epochs = args.epochs or arguments.default_epochs(args.dataset)
@@ -54,23 +52,34 @@ def run(args):
         else tf.distribute.get_strategy()
     )
     with strategy.scope():
-        flow = RealNVPMultiScale(
-            list(info.image_shape),
-            num_scales=num_scales,
-            num_res_blocks=num_res_blocks,
-            num_filters=num_filters,
-            coupling=args.coupling,
-            spline_bins=args.spline_bins,
-            squeeze_order=args.squeeze_order,
-            normalization=None if args.normalization == "none" else args.normalization,
-            channel_mixing=None if args.channel_mixing == "none" else args.channel_mixing,
-            split_prior=args.split_prior,
-            memory_saving_gradients=args.memory_saving_gradients,
-            network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
-        )
+        try:
+            flow = RealNVPMultiScale(
+                list(info.image_shape),
+                num_scales=num_scales,
+                num_res_blocks=num_res_blocks,
+                num_filters=num_filters,
+                coupling=args.coupling,
+                spline_bins=args.spline_bins,
+                squeeze_order=args.squeeze_order,
+                normalization=None if args.normalization == "none" else args.normalization,
+                channel_mixing=None if args.channel_mixing == "none" else args.channel_mixing,
+                split_prior=args.split_prior,
+                memory_saving_gradients=args.memory_saving_gradients,
+                network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
+            )
+        except ValueError as error:  # the constructor names the argument and the value
+            problem = str(error).rstrip(".")
+            if "num_scales" not in problem:
+                raise UsageError(problem) from None
+            # The images' size cannot be squeezed num_scales times.
+            raise UsageError(
+                f"argument --num-scales: {problem} (--dataset {args.dataset})"
+            ) from None
         model = RealNVPModel(flow, num_bins=info.num_bins)
+    source, data_record = loading.data_config(data, info)
     config = {
-        "dataset": args.dataset,
+        "dataset": source,
+        "data": data_record,
         "num_bins": info.num_bins,
         "flow": flow_config(flow),
         "training": {
@@ -81,14 +90,10 @@ def run(args):
         },
     }
     _check_same_architecture(logdir, config)
-    train_batches = loading.load_batches(
-        args.dataset, info.train_split, args.batch_size, args.data_dir, args.manual_dir
-    )
+    train_batches = loading.load_batches(data, info.train_split, args.batch_size)
     if args.steps_per_epoch is not None:
         train_batches = train_batches.repeat()  # epochs of --steps-per-epoch batches
-    test_batches = loading.held_out_batches(
-        args.dataset, args.batch_size, args.data_dir, args.manual_dir
-    )
+    test_batches = loading.held_out_batches(data, args.batch_size)
     run_config.write_config(logdir, config)
     with strategy.scope():
         model.compile(

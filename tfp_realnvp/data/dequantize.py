@@ -1,4 +1,4 @@
-"""Uniform dequantisation: integer pixels -> continuous values in [0, 1)."""
+"""Discrete pixels -> continuous values in [0, 1): n-bit reduction and uniform dequantisation."""
 
 from __future__ import annotations
 
@@ -39,3 +39,23 @@ def dequantize(pixels: tf.Tensor, num_bins: int, seed: tf.Tensor) -> tf.Tensor:
     )
     noise = tf.cast(steps, tf.float32) * (1.0 / levels)
     return (tf.cast(pixels, tf.float32) + noise) / float(num_bins)
+
+
+def reduce_bits(pixels: tf.Tensor, num_bits: int) -> tf.Tensor:
+    """n-bit data from 8-bit pixels: p' = p // 2**(8 - n), values in {0, ..., 2**n - 1}.
+
+    As Glow's 5-bit CelebA (Kingma & Dhariwal, 2018, arXiv:1807.03039): dequantise the result
+    with num_bins = 2**n, so x = (p' + u) / 2**n and bits/dim counts 2**n levels.
+
+    Args:
+      pixels: uint8 Tensor of any shape, values 0..255.
+      num_bits: n, an integer in 1..8 (8 leaves the pixels unchanged).
+    """
+    return pixels // (2 ** (8 - check_num_bits(num_bits)))
+
+
+def check_num_bits(num_bits: object) -> int:
+    """Returns ``num_bits`` if it is an integer from 1 to 8, else raises ``ValueError``."""
+    if isinstance(num_bits, bool) or not isinstance(num_bits, int) or not 1 <= num_bits <= 8:
+        raise ValueError(f"`num_bits` must be an integer from 1 to 8; got {num_bits!r}.")
+    return num_bits

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import numbers
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import tensorflow as tf
 
-from tfp_realnvp.data.augmentation import augment
 from tfp_realnvp.data.dequantize import dequantize
-from tfp_realnvp.data.registry import dataset_info
-from tfp_realnvp.data.sources import raw_images
-from tfp_realnvp.data.validation import check_optional_seed, check_positive_int
+from tfp_realnvp.data.preprocessing import augment
+from tfp_realnvp.data.sources import dataset_info, raw_images
 
 
 def load(
-    name: str,
+    source: str | os.PathLike,
     *,
     split: str,
     batch_size: int,
@@ -27,14 +28,27 @@ def load(
     cache: bool | None = None,
     drop_remainder: bool = False,
     download: bool = True,
+    image_size: int | Sequence[int] | None = None,
+    num_bits: int | None = None,
+    horizontal_flip: bool | None = None,
+    with_labels: bool = False,
 ) -> tf.data.Dataset:
     """Returns a ``tf.data.Dataset`` of dequantised float32 image batches [B, H, W, C] in [0, 1).
 
-    Each image's integer pixels p in {0, ..., K-1} (K = ``num_bins(name)``) become
+    Each image's integer pixels p in {0, ..., K-1} (K = ``num_bins(source)``) become
     x = (p + u) / K with u ~ U[0, 1) per value (see ``dequantize``), after the dataset's recipe
-    (``dataset_info(name)``): deterministic crops/resizes, then in training random crops and
-    horizontal flips, in evaluation central crops and no flips. Batches only hold images (no
-    labels), which ``keras.Model.fit`` accepts as x.
+    (``dataset_info(source)``): deterministic crops/resizes, then in training random crops and
+    horizontal flips, in evaluation central crops and no flips, then ``image_size``'s resize
+    and ``num_bits``' reduction. Batches hold images only, which ``keras.Model.fit`` accepts as
+    x, or ``(images, labels)`` with ``with_labels=True``.
+
+    Sources (see ``sources``): a name of ``dataset_names()``; ``"tfds:NAME[/CONFIG]"`` for any
+    tensorflow-datasets dataset with an ``image`` feature; a folder of PNG/JPEG images (one
+    sub-folder per class gives labels); an ``.npy``/``.npz`` file of uint8 images [N, H, W, C]
+    or [N, H, W] (``x_train``/``x_test``/``y_*`` in an ``.npz``); MNIST-format idx files (a file
+    or a folder, ``.gz`` or not); a folder of CIFAR-10 ``.bin`` records. Files are read
+    directly, without checksums. A source without its own test split holds out a fixed 10% of
+    its images (the same ones every run).
 
     Randomness. Each example gets a stateless seed [s, i] where i is its position in the
     unshuffled source. With ``noise_seed=None``, s is drawn afresh every pass over the dataset
@@ -44,9 +58,9 @@ def load(
     (combine with ``training=False``, whose source order is fixed).
 
     Args:
-      name: one of ``dataset_names()``.
+      source: a dataset name, ``"tfds:NAME[/CONFIG]"``, a folder or an array file (above).
       split: "train", "test" or "validation" (any tensorflow-datasets split string for tfds
-        datasets; "train"/"test" for digits and CIFAR-10 binary files).
+        datasets; "train"/"test" for the digits and files read directly).
       batch_size: images per batch, a positive integer.
       data_dir: tensorflow-datasets folder where prepared data is read and written (default
         ``~/tensorflow_datasets``). Unused by digits and CIFAR-10 binary files.
@@ -62,13 +76,25 @@ def load(
         fresh); default: True for digits, MNIST, Fashion-MNIST and CIFAR-10.
       drop_remainder: drop the last batch if smaller than ``batch_size`` (static batch shape).
       download: let tensorflow-datasets download when the data is not prepared in ``data_dir``
-        and no ``manual_dir`` is given; False fails at once instead of trying the network.
+        and no ``manual_dir`` is given (only if the download host answers); False fails at
+        once instead of trying the network.
+      image_size: None, H or (H, W): centre-crop each image to the aspect H:W, then resize it
+        to H x W (needed for images of different sizes).
+      num_bits: None, or n in 1..8 for n-bit data: p -> p // 2**(8 - n), K = 2**n levels
+        (Glow's 5-bit CelebA); bits/dim then counts 2**n levels.
+      horizontal_flip: flip training images left-right with probability 1/2; default: the
+        dataset's recipe (CIFAR-10, CelebA, LSUN), no flips for other sources.
+      with_labels: yield ``(images, labels)`` batches: int64 labels [B] (class index; a
+        folder's sub-folder in sorted order) or [B, 40] (CelebA's attributes, sorted by name,
+        0/1). ``ValueError`` for a dataset without labels.
 
     Raises:
-      ValueError: unknown ``name``, invalid ``batch_size``, ``shuffle_buffer``, ``noise_seed``
-        or ``split``.
+      ValueError: unknown ``source``, invalid ``batch_size``, ``shuffle_buffer``,
+        ``noise_seed``, ``split`` or option, a malformed file, an unreadable image or images of
+        different sizes without ``image_size`` (the file is named).
       DatasetNotAvailableError: the data is not prepared, ``manual_dir`` lacks the official
-        files, or downloading failed; the message says how to provide it.
+        files or they fail tensorflow-datasets' checksums, downloading failed, a path does not
+        exist or a folder holds no images; the message says how to provide it.
 
     Example:
       >>> train = load("digits", split="train", batch_size=64)  # ships with scikit-learn
@@ -77,7 +103,11 @@ def load(
       >>> test = load("mnist", split="test", batch_size=64, noise_seed=0,  # doctest: +SKIP
       ...             manual_dir="../shared/data/mnist")  # MNIST's .gz files, or a download
     """
-    info = dataset_info(name)
+    info = dataset_info(
+        source, image_size=image_size, num_bits=num_bits, horizontal_flip=horizontal_flip
+    )
+    if with_labels and info.label_shape is None:
+        raise ValueError(f"`with_labels` is True but {info.name!r} has no labels.")
     batch_size = check_positive_int("batch_size", batch_size)
     shuffle_buffer = check_positive_int("shuffle_buffer", shuffle_buffer)
     noise_seed = check_optional_seed("noise_seed", noise_seed)
@@ -94,9 +124,14 @@ def load(
         manual_dir=manual_dir,
         download=download,
         shuffle_files=shuffle and noise_seed is None,
+        with_labels=with_labels,
     )
-    if info.prepare is not None:
-        images = images.map(info.prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    # Without a random crop, `finish` (resize, n-bit reduction) commutes with the flip: apply it
+    # once, before caching, so that the cache holds the small images.
+    finish_early = info.crop_size is None
+    for step in (info.prepare, info.finish if finish_early else None):
+        if step is not None:
+            images = images.map(_on_image(step), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         images = images.cache()
 
@@ -108,7 +143,8 @@ def load(
     if shuffle:
         examples = examples.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
 
-    def to_float(image: tf.Tensor, pass_seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    def to_float(example, pass_seed: tf.Tensor, index: tf.Tensor):
+        image, labels = example if with_labels else (example, None)
         seed = tf.stack([pass_seed, index])
         augment_seed, noise_seed_ = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         image = augment(
@@ -118,10 +154,41 @@ def load(
             crop_size=info.crop_size,
             flip=info.horizontal_flip,
         )
+        if info.finish is not None and not finish_early:
+            image = info.finish(image)
         image = tf.ensure_shape(image, info.image_shape)
-        return dequantize(image, info.num_bins, noise_seed_)
+        image = dequantize(image, info.num_bins, noise_seed_)
+        return image if labels is None else (image, labels)
 
     batches = examples.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).batch(
         batch_size, drop_remainder=drop_remainder
     )
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _on_image(function):
+    """``function`` of an image, applied to an image or to the image of an (image, label) pair."""
+
+    def apply(image, *labels):
+        return (function(image), *labels) if labels else function(image)
+
+    return apply
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Returns ``value`` as an ``int`` if it is an integer >= 1, else raises ``ValueError``.
+
+    Booleans are rejected although Python treats them as integers (``True`` is not a size).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def check_optional_seed(name: str, value: object) -> int | None:
+    """Returns ``value`` if it is ``None`` or an integer >= 0, else raises ``ValueError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"`{name}` must be None or a non-negative integer; got {value!r}.")
+    return int(value)

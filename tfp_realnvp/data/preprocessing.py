@@ -1,8 +1,9 @@
-"""Deterministic image geometry: crops and resizes that keep pixels on the integer grid.
+"""Image geometry: crops and resizes that keep pixels on the integer grid, and augmentation.
 
 Every function takes and returns a uint8 image Tensor [H, W, C]. Resizing interpolates, so its
 result is rounded back to integers in {0, ..., 255}: the data stays discrete with 256 levels
-and dequantisation and bits/dim keep their meaning.
+and dequantisation and bits/dim keep their meaning. ``augment`` adds the training-time random
+crops and horizontal flips, and their deterministic evaluation counterpart.
 """
 
 from __future__ import annotations
@@ -51,6 +52,24 @@ def center_crop(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
     return tf.image.crop_to_bounding_box(image, top, left, height, width)
 
 
+def resize_to_fill(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Resizes an image [H, W, C] to [height, width, C] without distorting it: the largest
+    central window of aspect height:width is cut out, then resized (``resize_uint8``).
+
+    The window is [h, w] = [H, round(H * width / height)] if that fits in W, else
+    [round(W * height / width), W]. An image already [height, width] comes back unchanged.
+    """
+    shape = tf.cast(tf.shape(image)[:2], tf.float64)
+    fit_height = tf.round(shape[0] * width / height) <= shape[1]
+    window = tf.where(
+        fit_height,
+        tf.stack([shape[0], tf.round(shape[0] * width / height)]),
+        tf.stack([tf.round(shape[1] * height / width), shape[1]]),
+    )
+    window = tf.cast(window, tf.int32)
+    return resize_uint8(center_crop(image, window[0], window[1]), height, width)
+
+
 def crop_celeb_a(image: tf.Tensor, size: int = 64) -> tf.Tensor:
     """The paper's CelebA preprocessing: x[40:188, 15:163] (148x148), resized to [size, size].
 
@@ -83,3 +102,39 @@ def resize_shortest_side(image: tf.Tensor, side: int) -> tf.Tensor:
 def check_square(image: tf.Tensor, size: int) -> tf.Tensor:
     """Returns ``image`` after checking that it is [size, size, 3] (downsampled ImageNet)."""
     return require_shape(image, [size, size, 3], "a downsampled ImageNet image")
+
+
+def augment(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    training: bool,
+    crop_size: int | None,
+    flip: bool,
+) -> tf.Tensor:
+    """Crops and flips one image [H, W, C], randomly in training and deterministically otherwise.
+
+    Training: a uniformly random [crop_size, crop_size] window (top ~ U{0..H-crop_size},
+    left ~ U{0..W-crop_size}), then y[i, j] = x[i, W-1-j] with probability 1/2 if ``flip``.
+    Evaluation: the central window (see ``center_crop``) and no flip, so evaluation data is a
+    fixed function of the stored image.
+
+    Args:
+      image: Tensor [H, W, C].
+      seed: int Tensor [2], the stateless seed of this example's crop and flip.
+      training: whether to draw random crops and flips.
+      crop_size: side of the square crop, or None to keep the full image.
+      flip: whether training flips images left-right.
+    """
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    if crop_size is not None:
+        if training:
+            channels = tf.shape(image)[2]
+            image = tf.image.stateless_random_crop(
+                image, tf.stack([crop_size, crop_size, channels]), seed=crop_seed
+            )
+        else:
+            image = center_crop(image, crop_size, crop_size)
+    if flip and training:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return image
