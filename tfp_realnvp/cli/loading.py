@@ -37,7 +37,7 @@ def load_batches(name, split, batch_size, data_dir, manual_dir, **kwargs):
         raise UsageError(_one_line(error)) from None
 
 
-def held_out_batches(name, batch_size, data_dir, manual_dir, split=None):
+def held_out_batches(name, batch_size, data_dir, manual_dir, split=None, **kwargs):
     """The held-out split of `name` with fixed dequantisation noise: reproducible bits/dim."""
     info = dataset_info(name)
     return load_batches(
@@ -48,6 +48,7 @@ def held_out_batches(name, batch_size, data_dir, manual_dir, split=None):
         manual_dir,
         training=False,
         noise_seed=0,
+        **kwargs,
     )
 
 

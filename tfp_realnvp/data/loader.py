@@ -27,6 +27,7 @@ def load(
     cache: bool | None = None,
     drop_remainder: bool = False,
     download: bool = True,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Returns a ``tf.data.Dataset`` of dequantised float32 image batches [B, H, W, C] in [0, 1).
 
@@ -63,6 +64,13 @@ def load(
       drop_remainder: drop the last batch if smaller than ``batch_size`` (static batch shape).
       download: let tensorflow-datasets download when the data is not prepared in ``data_dir``
         and no ``manual_dir`` is given; False fails at once instead of trying the network.
+      input_context: a ``tf.distribute.InputContext`` (``strategy.distribute_datasets_from_
+        function`` passes one): then ``batch_size`` is the global batch, this pipeline yields
+        batches of ``input_context.get_per_replica_batch_size(batch_size)`` and, with several
+        input pipelines (workers), keeps worker i's part: every n-th example from the i-th,
+        taken after the shuffle and before any per-example work. Every worker must shuffle
+        alike (the same ``tf.random.set_seed``), so that the parts of one pass are disjoint and
+        each global batch holds the examples one process would batch together.
 
     Raises:
       ValueError: unknown ``name``, invalid ``batch_size``, ``shuffle_buffer``, ``noise_seed``
@@ -105,6 +113,11 @@ def load(
     examples = tf.data.Dataset.zip(images, passes, tf.data.Dataset.counter())
     if shuffle:
         examples = examples.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        examples = examples.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
 
     def to_float(image: tf.Tensor, pass_seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
         seed = tf.stack([pass_seed, index])

@@ -233,8 +233,12 @@ class RealNVPModel(keras.Model):
         no gradient step: only the moving averages move, each towards this batch's statistics,
         so after n steps the old values weigh 0.9^n (0.5% for the default 50).
 
+        Under `tf.distribute` each replica runs its part of every batch and the statistics are
+        those of the global batch, as in training.
+
         Args:
-          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C].
+          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C], or
+            a `tf.distribute.DistributedDataset` of them.
           steps: how many batches to run; fewer if `batches` ends first.
 
         Returns:
@@ -242,10 +246,13 @@ class RealNVPModel(keras.Model):
         """
         if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
             raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
+        strategy = self.distribute_strategy
+        if isinstance(batches, tf.data.Dataset):
+            batches = strategy.experimental_distribute_dataset(batches)
 
         @tf.function
         def update(x):
-            self(x, training=True)
+            strategy.run(lambda x: self(x, training=True), args=(x,))
 
         count = 0
         for x in batches:
