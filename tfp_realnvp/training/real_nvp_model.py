@@ -90,7 +90,7 @@ class RealNVPModel(keras.Model):
         self.event_shape = tuple(flow.event_shape)
         self.num_dims = math.prod(self.event_shape)
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
-        # tf.distribute mirrors and save / BackupAndRestore store every variable.
+        # tf.distribute mirrors and save / save_weights store every variable.
         self.flow_layers = flow.keras_layers
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self._sample_function = None
