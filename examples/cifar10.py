@@ -12,7 +12,7 @@ Dinh et al. (2017), section 4.1, and the authors' code, for CIFAR-10:
               one Titan Xp.
 
 Long runs are interrupted, so training uses the package's callbacks for long runs
-(`tfp_realnvp.training.callbacks`): `AtomicBackupAndRestore` saves the model, the optimizer and
+(`tfp_realnvp.training.callbacks`): `TrainingBackup` saves the model, the optimizer and
 the epoch at every epoch end, kill-safe, and running the same command again resumes where it
 stopped; `StopOnNonFiniteLoss` stops at a NaN loss before anything is saved;
 `AtomicModelCheckpoint` keeps the last finite epoch's model. TensorBoard logs the loss,
@@ -106,9 +106,10 @@ def main(argv=None):
     print(f"{num_weights:,} trainable weights; latents per scale {flow.latent_shapes()}")
 
     # --- Training: resumable, logged -----------------------------------------------------------
+    backup = callbacks.TrainingBackup(str(outdir / "backup"))
     run_callbacks = [
         callbacks.StopOnNonFiniteLoss(),  # first: nothing is saved after a NaN loss
-        callbacks.AtomicBackupAndRestore(str(outdir / "backup")),
+        backup,
         callbacks.TensorBoard(str(outdir / "tensorboard")),
         callbacks.SampleGrid(str(outdir / "tensorboard"), temperature=0.7),
         callbacks.AtomicModelCheckpoint(str(outdir / "model.keras")),
@@ -116,6 +117,7 @@ def main(argv=None):
     history = model.fit(
         train,
         epochs=args.epochs,
+        initial_epoch=backup.restore(model),  # 0 for a new run; a rerun resumes
         steps_per_epoch=args.steps_per_epoch,
         validation_data=test,
         validation_steps=eval_steps,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import socket
 from collections.abc import Callable
 
 import keras
@@ -286,6 +287,17 @@ def with_tests_on_path():
     """PYTHONPATH for a test's subprocess that imports these helpers (`from flow_cases ...`)."""
     tests = os.path.dirname(os.path.abspath(__file__))
     return os.pathsep.join(path for path in (tests, os.environ.get("PYTHONPATH")) if path)
+
+
+def free_ports(count):
+    """`count` loopback TCP ports that were free a moment ago (for a local TF cluster)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def perturb(model, scale=0.1, seed=0):

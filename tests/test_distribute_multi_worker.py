@@ -7,14 +7,13 @@ device (no strategy) on the same global batches, the reference both must match.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
-from flow_cases import with_tests_on_path
+from flow_cases import free_ports, with_tests_on_path
 
 WORKER = textwrap.dedent(
     """
@@ -60,16 +59,6 @@ WORKER = textwrap.dedent(
     """
 )
 TIMEOUT = 420
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 @pytest.fixture(scope="module")

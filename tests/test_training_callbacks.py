@@ -97,13 +97,15 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
     model_path = str(tmp_path / "model.keras")
 
     def fit(data, epochs):
+        backup = callbacks.TrainingBackup(backup_dir)
         return model.fit(
             batches(data),
             epochs=epochs,
+            initial_epoch=backup.restore(model),
             verbose=0,
             callbacks=[
                 callbacks.StopOnNonFiniteLoss(),
-                callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+                backup,
                 callbacks.AtomicModelCheckpoint(model_path),
             ],
         )
@@ -149,11 +151,11 @@ def test_backup_restores_weights_statistics_optimizer_and_epoch(tmp_path):
     logdir = str(tmp_path / "logs")
     data = batches(images(BATCH * STEPS))
 
+    backup = callbacks.TrainingBackup(backup_dir)
+    assert backup.restore(model) == 0  # nothing to restore yet
+
     def backup_callbacks():
-        return [
-            callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
-            callbacks.TensorBoard(logdir, update_freq=1),
-        ]
+        return [backup, callbacks.TensorBoard(logdir, update_freq=1)]
 
     model.fit(data, epochs=1, verbose=0, callbacks=backup_callbacks())
     saved = state(model)
@@ -174,7 +176,15 @@ def test_backup_restores_weights_statistics_optimizer_and_epoch(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             epochs_run.append(epoch)
 
-    model.fit(data, epochs=2, verbose=0, callbacks=[*backup_callbacks(), Probe()])
+    initial_epoch = backup.restore(model)
+    assert initial_epoch == 1
+    model.fit(
+        data,
+        epochs=2,
+        initial_epoch=initial_epoch,
+        verbose=0,
+        callbacks=[*backup_callbacks(), Probe()],
+    )
     assert len(restored) == len(saved) > 0
     for before, after in zip(saved, restored, strict=True):
         np.testing.assert_array_equal(before, after)
@@ -191,3 +201,19 @@ def test_sample_grid_uses_fixed_latents(model, tmp_path):
     np.testing.assert_array_equal(first, second)
     assert first.shape == (3 * 33 + 1, 3 * 33 + 1, 1)
     assert np.std(grid.latents()) == pytest.approx(0.5, rel=0.2)
+
+
+def test_backup_with_a_save_dir_reads_one_folder_and_writes_another(model, tmp_path):
+    """A non-chief worker restores from the shared backup and writes only to its own folder."""
+    shared, own = str(tmp_path / "shared"), str(tmp_path / "own")
+    chief = callbacks.TrainingBackup(shared)
+    chief.set_model(model)
+    chief.on_epoch_end(2)
+    worker = callbacks.TrainingBackup(shared, save_dir=own)
+    worker.set_model(model)
+    assert worker.restore(model) == 3
+    worker.on_epoch_end(4)  # must not touch `shared`
+    assert callbacks.completed_epochs(shared) == 3
+    assert callbacks.completed_epochs(own) == 5
+    assert sorted(os.listdir(own)) == ["latest.weights.h5", "training_metadata.json"]
+    assert sorted(os.listdir(shared)) == ["latest.weights.h5", "training_metadata.json"]

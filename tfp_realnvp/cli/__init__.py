@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from tfp_realnvp.cli import strategy
 from tfp_realnvp.cli.arguments import (
     add_data_arguments,
     non_negative_float,
@@ -111,10 +112,7 @@ def build_parser():
         help="recompute the couplings' activations in the backward pass (less memory)",
     )
     train.add_argument(
-        "--strategy",
-        choices=("default", "mirrored"),
-        default="default",
-        help="tf.distribute strategy: mirrored = every local GPU (default: one device)",
+        "--strategy", choices=strategy.STRATEGIES, default="default", help=strategy.HELP
     )
     train.add_argument(
         "--update-freq", type=positive_int, default=50, help="TensorBoard steps (default: 50)"

@@ -74,10 +74,12 @@ def load_batches(options, split, batch_size, **kwargs):
     )
 
 
-def held_out_batches(options, batch_size, split=None):
+def held_out_batches(options, batch_size, split=None, **kwargs):
     """The held-out split with fixed dequantisation noise: reproducible bits/dim."""
     info = dataset_info(options)
-    return load_batches(options, split or info.eval_split, batch_size, training=False, noise_seed=0)
+    return load_batches(
+        options, split or info.eval_split, batch_size, training=False, noise_seed=0, **kwargs
+    )
 
 
 def _in_cli_words(dataset, function, *args, **kwargs):

@@ -2,11 +2,13 @@
 
 Writes into the log dir:
     config.json      the dataset and architecture (a rerun with other ones is refused)
-    backup/          Keras BackupAndRestore state: weights, batch-norm statistics, optimizer,
-                     epoch; the same command run again resumes after the last completed epoch
+    backup/          the training state (weights, batch-norm statistics, optimizer, epoch);
+                     the same command run again resumes after the last completed epoch
     train/ validation/ samples/   TensorBoard events (bits/dim, loss, sample grids)
     model.keras      the model after the last good epoch
     samples.png      a grid of samples at the end
+
+Under --strategy multi_worker only the chief writes there (see `tfp_realnvp.cli.strategy`).
 """
 
 import importlib.util
@@ -14,6 +16,7 @@ import os
 import sys
 
 from tfp_realnvp.cli import arguments, loading, run_config
+from tfp_realnvp.cli import strategy as distribution
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
 # Batches that re-estimate the moving batch-norm statistics after training (0.9^50 = 0.5%).
@@ -38,19 +41,17 @@ def run(args):
         )
 
     import keras
-    import tensorflow as tf
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
     from tfp_realnvp.training import RealNVPModel, default_optimizer
     from tfp_realnvp.training.real_nvp_model import flow_config
 
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
-    strategy = (
-        tf.distribute.MirroredStrategy()
-        if args.strategy == "mirrored"
-        else tf.distribute.get_strategy()
-    )
+    # The strategy first: MultiWorkerMirroredStrategy sets TensorFlow up at start-up.
+    strategy = distribution.make_strategy(args.strategy)
+    seed = distribution.seed(args.strategy, args.seed)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    write_dir = distribution.write_dir(logdir, strategy)
     with strategy.scope():
         try:
             flow = RealNVPMultiScale(
@@ -90,11 +91,38 @@ def run(args):
         },
     }
     _check_same_architecture(logdir, config)
-    train_batches = loading.load_batches(data, info.train_split, args.batch_size)
-    if args.steps_per_epoch is not None:
-        train_batches = train_batches.repeat()  # epochs of --steps-per-epoch batches
-    test_batches = loading.held_out_batches(data, args.batch_size)
-    run_config.write_config(logdir, config)
+    static = distribution.static_batches(strategy)
+
+    def train_part(input_context=None, **kwargs):
+        return loading.load_batches(
+            data,
+            info.train_split,
+            args.batch_size,
+            input_context=input_context,
+            drop_remainder=static,
+            **kwargs,
+        )
+
+    def held_out_part(input_context=None):
+        return loading.held_out_batches(
+            data,
+            args.batch_size,
+            input_context=input_context,
+            drop_remainder=static,
+        )
+
+    steps_per_epoch, validation_steps = args.steps_per_epoch, args.validation_steps
+    if static:  # full global batches only; a pass over the data where the flags say nothing
+        steps_per_epoch = steps_per_epoch or distribution.count_batches(
+            train_part(training=False, noise_seed=0)
+        )
+        validation_steps = validation_steps or distribution.count_batches(held_out_part())
+    # Epochs of a fixed number of steps loop over the data without end.
+    train_batches = distribution.distributed_batches(
+        strategy, train_part, repeat=steps_per_epoch is not None
+    )
+    test_batches = distribution.distributed_batches(strategy, held_out_part, repeat=static)
+    run_config.write_config(write_dir, config)
     with strategy.scope():
         model.compile(
             optimizer=default_optimizer(args.learning_rate),
@@ -102,19 +130,31 @@ def run(args):
         )
 
     _announce(logdir, epochs, config)
-    sample_grid = _fit(model, train_batches, test_batches, logdir, epochs, args)
+    sample_grid = _fit(
+        model,
+        logdir,
+        write_dir,
+        args,
+        x=train_batches,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=test_batches,
+        validation_steps=validation_steps,
+    )
 
-    model_path = os.path.join(logdir, run_config.MODEL_FILE)
-    samples_path = os.path.join(logdir, run_config.SAMPLES_FILE)
+    model_path = os.path.join(write_dir, run_config.MODEL_FILE)
+    samples_path = os.path.join(write_dir, run_config.SAMPLES_FILE)
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
     # The moving batch-norm statistics trail the last weights: re-estimate them first.
-    model.refresh_batch_norm_statistics(train_batches.repeat(), steps=REFRESH_STEPS)
+    refresh_batches = train_batches if steps_per_epoch is not None else train_batches.repeat()
+    model.refresh_batch_norm_statistics(refresh_batches, steps=REFRESH_STEPS)
     callbacks.save_model_atomically(model, model_path)
     save_png(samples_path, sample_grid.grid())
-    result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)
-    print(f"Saved {model_path} and {samples_path}.")
+    result = model.evaluate(test_batches, steps=validation_steps, verbose=0, return_dict=True)
+    if write_dir == logdir:
+        print(f"Saved {model_path} and {samples_path}.")
     print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
     return 0
 
@@ -150,30 +190,33 @@ def _announce(logdir, epochs, config):
     sys.stdout.flush()
 
 
-def _fit(model, train_batches, test_batches, logdir, epochs, args):
-    """model.fit with the run's callbacks; returns the SampleGrid callback."""
+def _fit(model, logdir, write_dir, args, **fit_arguments):
+    """`model.fit(**fit_arguments)` with the run's callbacks, resuming from logdir's backup.
+
+    Files go to `write_dir` (logdir, but on multi-worker non-chief workers). Returns the
+    SampleGrid callback.
+    """
     from tfp_realnvp.training import callbacks
 
     backup_dir = os.path.join(logdir, run_config.BACKUP_DIR)
-    model_path = os.path.join(logdir, run_config.MODEL_FILE)
+    backup = callbacks.TrainingBackup(
+        backup_dir, save_dir=os.path.join(write_dir, run_config.BACKUP_DIR)
+    )
+    model_path = os.path.join(write_dir, run_config.MODEL_FILE)
     sample_grid = callbacks.SampleGrid(
-        logdir, num_samples=args.num_samples, temperature=args.temperature
+        write_dir, num_samples=args.num_samples, temperature=args.temperature
     )
     try:
         model.fit(
-            train_batches,
-            epochs=epochs,
-            steps_per_epoch=args.steps_per_epoch,
-            validation_data=test_batches,
-            validation_steps=args.validation_steps,
+            **fit_arguments,
+            initial_epoch=backup.restore(model),
             shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
             verbose=args.verbose,
             callbacks=[
                 # First: a NaN batch must stop training before any callback saves.
                 callbacks.StopOnNonFiniteLoss(),
-                # Before TensorBoard, which continues from the restored iteration count.
-                callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
-                callbacks.TensorBoard(logdir, update_freq=args.update_freq),
+                backup,
+                callbacks.TensorBoard(write_dir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),
             ],

@@ -32,6 +32,7 @@ def load(
     num_bits: int | None = None,
     horizontal_flip: bool | None = None,
     with_labels: bool = False,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Returns a ``tf.data.Dataset`` of dequantised float32 image batches [B, H, W, C] in [0, 1).
 
@@ -87,6 +88,13 @@ def load(
       with_labels: yield ``(images, labels)`` batches: int64 labels [B] (class index; a
         folder's sub-folder in sorted order) or [B, 40] (CelebA's attributes, sorted by name,
         0/1). ``ValueError`` for a dataset without labels.
+      input_context: a ``tf.distribute.InputContext`` (``strategy.distribute_datasets_from_
+        function`` passes one): then ``batch_size`` is the global batch, this pipeline yields
+        batches of ``input_context.get_per_replica_batch_size(batch_size)`` and, with several
+        input pipelines (workers), keeps worker i's part: every n-th example from the i-th,
+        taken after the shuffle and before any per-example work. Every worker must shuffle
+        alike (the same ``tf.random.set_seed``), so that the parts of one pass are disjoint and
+        each global batch holds the examples one process would batch together.
 
     Raises:
       ValueError: unknown ``source``, invalid ``batch_size``, ``shuffle_buffer``,
@@ -97,11 +105,9 @@ def load(
         exist or a folder holds no images; the message says how to provide it.
 
     Example:
-      >>> train = load("digits", split="train", batch_size=64)  # ships with scikit-learn
-      >>> next(iter(train)).shape
-      TensorShape([64, 8, 8, 1])
-      >>> test = load("mnist", split="test", batch_size=64, noise_seed=0,  # doctest: +SKIP
-      ...             manual_dir="../shared/data/mnist")  # MNIST's .gz files, or a download
+      >>> train = load("mnist", split="train", batch_size=64, manual_dir="../shared/data")
+      >>> test = load("mnist", split="test", batch_size=64, manual_dir="../shared/data",
+      ...             noise_seed=0)
     """
     info = dataset_info(
         source, image_size=image_size, num_bits=num_bits, horizontal_flip=horizontal_flip
@@ -142,6 +148,11 @@ def load(
     examples = tf.data.Dataset.zip(images, passes, tf.data.Dataset.counter())
     if shuffle:
         examples = examples.shuffle(shuffle_buffer, reshuffle_each_iteration=True)
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        examples = examples.shard(
+            input_context.num_input_pipelines, input_context.input_pipeline_id
+        )
 
     def to_float(example, pass_seed: tf.Tensor, index: tf.Tensor):
         image, labels = example if with_labels else (example, None)

@@ -1,15 +1,15 @@
 """The Keras callbacks of a long training run, in the order `tfp-realnvp train` uses them.
 
 StopOnNonFiniteLoss     stops at the first NaN / Inf loss, before anything is saved
-AtomicBackupAndRestore  Keras's BackupAndRestore, kill-safe: a rerun resumes
+TrainingBackup          the training state after every epoch, kill-safe: a rerun resumes
 TensorBoard             Keras's TensorBoard: epoch scalars always written, steps resume
 SampleGrid              a grid of samples as a TensorBoard image every epoch
 AtomicModelCheckpoint   the .keras model after every finite epoch
 """
 
 from tfp_realnvp.training.checkpoints import (
-    AtomicBackupAndRestore,
     AtomicModelCheckpoint,
+    TrainingBackup,
     completed_epochs,
     save_model_atomically,
 )
@@ -17,12 +17,12 @@ from tfp_realnvp.training.non_finite_loss import NonFiniteLossError, StopOnNonFi
 from tfp_realnvp.training.tensorboard import SampleGrid, TensorBoard
 
 __all__ = [
-    "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
     "NonFiniteLossError",
     "SampleGrid",
     "StopOnNonFiniteLoss",
     "TensorBoard",
+    "TrainingBackup",
     "completed_epochs",
     "save_model_atomically",
 ]

@@ -1,4 +1,4 @@
-"""Checkpoints that survive a kill: atomic Keras backups (for resuming) and model files."""
+"""Checkpoints that survive a kill: backups of the training state (to resume) and model files."""
 
 import json
 import math
@@ -7,35 +7,68 @@ import os
 import keras
 import numpy as np
 
+WEIGHTS_FILE = "latest.weights.h5"
+METADATA_FILE = "training_metadata.json"
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` whose files are replaced atomically, so a kill never corrupts them.
 
-    Keras writes `latest.weights.h5` (model weights, batch-norm moving statistics and the
-    optimizer's state and iteration count) and `training_metadata.json` (the epoch) in place;
-    a SIGKILL in the middle of the write would leave a truncated file. Here each is written to
-    a temporary file beside it and moved over the old one (`os.replace`), weights first: a kill
-    between the two moves at worst repeats one epoch. A restarted `fit` with this callback
-    resumes after the last completed epoch.
+class TrainingBackup(keras.callbacks.Callback):
+    """Backs up the training state after every epoch, atomically; `restore` resumes from it.
+
+    The backup is two files in `backup_dir`, the layout of Keras's `BackupAndRestore`:
+
+        latest.weights.h5        `model.save_weights`: weights, batch-norm moving statistics,
+                                 the optimizer's state and iteration count
+        training_metadata.json   {"epoch": the number of completed epochs}
+
+    Each is written to a temporary file beside it and moved over the old one (`os.replace`),
+    weights first, so a kill at any moment leaves a loadable backup; a kill between the two
+    moves at worst repeats one epoch. Only public Keras API is used: `save_weights`,
+    `load_weights` and `fit(initial_epoch=...)`.
+
+    Under `tf.distribute.MultiWorkerMirroredStrategy` every worker restores from the shared
+    `backup_dir` and every worker saves (reading a variable may take all workers), the chief
+    into `backup_dir` and the others into a `save_dir` of their own.
+
+    Args:
+      backup_dir: the folder the backup is read from and (by default) written to.
+      save_dir: the folder to write to instead (a non-chief worker's temporary folder).
+
+    Example:
+      >>> backup = TrainingBackup("runs/digits/backup")
+      >>> initial_epoch = backup.restore(model)      # 0 for a new run
+      >>> model.fit(batches, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
     """
 
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        partial_weights = os.path.join(self.backup_dir, "partial.weights.h5")
+    def __init__(self, backup_dir, save_dir=None):
+        super().__init__()
+        self.backup_dir = str(backup_dir)
+        self.save_dir = self.backup_dir if save_dir is None else str(save_dir)
+
+    def restore(self, model):
+        """Loads the backup into `model` (compiled); returns its completed epochs (0: none)."""
+        epochs = completed_epochs(self.backup_dir)
+        if epochs:
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(self.backup_dir, WEIGHTS_FILE))
+        return epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.save_dir, exist_ok=True)
+        weights = os.path.join(self.save_dir, WEIGHTS_FILE)
+        partial_weights = os.path.join(self.save_dir, "partial.weights.h5")
         self.model.save_weights(partial_weights, overwrite=True)
-        os.replace(partial_weights, self._weights_path)
-        partial_metadata = self._training_metadata_path + ".partial"
-        with open(partial_metadata, "w") as file:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
-        os.replace(partial_metadata, self._training_metadata_path)
+        os.replace(partial_weights, weights)
+        metadata = os.path.join(self.save_dir, METADATA_FILE)
+        with open(metadata + ".partial", "w") as file:
+            json.dump({"epoch": epoch + 1}, file)
+        os.replace(metadata + ".partial", metadata)
 
 
 def completed_epochs(backup_dir):
-    """The number of epochs a backup of `AtomicBackupAndRestore` holds (0 when none)."""
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(os.path.join(backup_dir, "latest.weights.h5")) or not os.path.exists(
-        path
-    ):
+    """The number of epochs a backup of `TrainingBackup` holds (0 when none)."""
+    path = os.path.join(backup_dir, METADATA_FILE)
+    if not (os.path.exists(os.path.join(backup_dir, WEIGHTS_FILE)) and os.path.exists(path)):
         return 0
     with open(path) as file:
         return int(json.load(file)["epoch"])

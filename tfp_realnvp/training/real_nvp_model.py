@@ -84,7 +84,7 @@ class RealNVPModel(keras.Model):
         self.event_shape = tuple(flow.event_shape)
         self.num_dims = math.prod(self.event_shape)
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
-        # tf.distribute mirrors and save / BackupAndRestore store every variable.
+        # tf.distribute mirrors and save / save_weights store every variable.
         self.flow_layers = flow.keras_layers
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self._sample_function = None
@@ -227,8 +227,12 @@ class RealNVPModel(keras.Model):
         no gradient step: only the moving averages move, each towards this batch's statistics,
         so after n steps the old values weigh 0.9^n (0.5% for the default 50).
 
+        Under `tf.distribute` each replica runs its part of every batch and the statistics are
+        those of the global batch, as in training.
+
         Args:
-          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C].
+          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C], or
+            a `tf.distribute.DistributedDataset` of them.
           steps: how many batches to run; fewer if `batches` ends first.
 
         Returns:
@@ -236,10 +240,13 @@ class RealNVPModel(keras.Model):
         """
         if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
             raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
+        strategy = self.distribute_strategy
+        if isinstance(batches, tf.data.Dataset):
+            batches = strategy.experimental_distribute_dataset(batches)
 
         @tf.function
         def update(x):
-            self(x, training=True)
+            strategy.run(lambda x: self(x, training=True), args=(x,))
 
         count = 0
         for x in batches:

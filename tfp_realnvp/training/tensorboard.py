@@ -16,9 +16,9 @@ class TensorBoard(keras.callbacks.TensorBoard):
       inside the `record_if(step % update_freq == 0)` context of the epoch's last batch, so
       with `update_freq=N` they are silently dropped whenever N does not divide that step.
     - Batch-level steps continue after a restart: Keras counts batches from 0 in every `fit`;
-      here the count starts at the optimizer's iteration count (restored by
-      `BackupAndRestore`, which must come earlier in the callback list). Epoch-level scalars
-      already use the (resumed) epoch index.
+      here the count starts at the optimizer's iteration count (restored with the rest of
+      the training state, e.g. by `TrainingBackup.restore`, before `fit`). Epoch-level
+      scalars already use the (resumed) epoch index.
     """
 
     def on_train_begin(self, logs=None):
