@@ -1,6 +1,8 @@
 """`tfp-realnvp`'s argument errors: one `error:` line naming the problem, exit status 2."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -10,13 +12,54 @@ from tfp_realnvp.training.real_nvp_model import flow_config
 
 
 def error_of(argv, capsys):
-    """Runs the command, expects exit status 2, returns the last stderr line."""
+    """Runs the command, expects exit status 2 and one stderr line (no usage block); returns it."""
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[0].startswith("usage: tfp-realnvp")
-    return lines[-1]
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+def run_without_tensorflow(*args):
+    """Runs `python -m tfp_realnvp.cli ARGS`; (status, stdout, stderr without import times).
+
+    `-X importtime` lists every module the command imported: TensorFlow must not be one.
+    """
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tfp_realnvp.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = result.stderr.splitlines()
+    imported = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+    assert "tfp_realnvp.cli" in imported and "tensorflow" not in imported
+    stderr = [line for line in lines if not line.startswith("import time:")]
+    return result.returncode, result.stdout, stderr
+
+
+def test_help_and_usage_errors_answer_without_importing_tensorflow():
+    status, stdout, stderr = run_without_tensorflow("--help")
+    assert status == 0 and stdout.startswith("usage: tfp-realnvp") and not stderr
+    status, stdout, stderr = run_without_tensorflow("train", "--help")
+    assert status == 0 and "--steps-per-epoch" in stdout and not stderr
+    status, stdout, stderr = run_without_tensorflow("train", "--epochs", "0")
+    assert status == 2 and not stdout
+    assert stderr == [
+        "tfp-realnvp train: error: argument --epochs: must be a positive integer; got 0"
+    ]
+    status, _, stderr = run_without_tensorflow("fit")
+    assert status == 2 and len(stderr) == 1
+    assert stderr[0].startswith("tfp-realnvp: error: argument COMMAND: invalid choice: 'fit'")
+
+
+def test_package_names_load_on_first_use():
+    assert sorted(tfp_realnvp.__all__) == sorted(set(tfp_realnvp.__all__))
+    for name in tfp_realnvp.__all__:
+        assert getattr(tfp_realnvp, name).__name__ == name
+    assert callable(tfp_realnvp.bits_per_dim)  # the function, not its submodule
+    with pytest.raises(AttributeError, match="has no attribute 'RealNVP'"):
+        tfp_realnvp.RealNVP  # noqa: B018
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,16 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are the one line that matters (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
     """The argument parser of `tfp-realnvp` and its three subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="tfp-realnvp",
         description="Multi-scale Real NVP (Dinh et al., ICLR 2017) with TensorFlow Probability "
         "and Keras 3: train, evaluate, sample.",
