@@ -96,7 +96,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
     backup_dir = str(tmp_path / "backup")
     model_path = str(tmp_path / "model.keras")
 
-    def fit(data, epochs):
+    def fit(data, epochs, *more_callbacks):
         return model.fit(
             batches(data),
             epochs=epochs,
@@ -104,6 +104,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
             callbacks=[
                 callbacks.StopOnNonFiniteLoss(),
                 callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+                *more_callbacks,
                 callbacks.AtomicModelCheckpoint(model_path),
             ],
         )
@@ -114,15 +115,21 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
     good = {path: file_digest(path) for path in (weights_path, model_path)}
     assert callbacks.completed_epochs(backup_dir) == 1
 
-    poisoned = images(BATCH * STEPS)
-    poisoned[BATCH + 3, 1, 2, 0] = np.nan  # the second batch
-    with pytest.raises(callbacks.NonFiniteLossError, match=r"^the training loss became nan at "):
-        fit(poisoned, epochs=3)
-    assert not all(np.all(np.isfinite(v)) for v in state(model))  # the NaN reached the weights
+    # A huge learning rate (set after the backup restored the optimizer): the first steps
+    # throw the weights so far that the loss overflows (the model skips that step, the
+    # callback stops training there).
+    huge_learning_rate = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: model.optimizer.learning_rate.assign(1e30)
+    )
+    message = r"^the training loss or its gradient became NaN or infinite at epoch 2, batch "
+    with pytest.raises(callbacks.NonFiniteLossError, match=message):
+        fit(images(BATCH * STEPS, seed=1), 3, huge_learning_rate)
+    assert all(np.all(np.isfinite(v)) for v in state(model))  # the skipped step changed nothing
     assert {path: file_digest(path) for path in good} == good
     assert callbacks.completed_epochs(backup_dir) == 1
     restored = keras.saving.load_model(model_path)
     assert all(np.all(np.isfinite(v.numpy())) for v in restored.weights)
+    model.optimizer.learning_rate.assign(1e-2)
     for variable, value in zip([*model.weights, *model.optimizer.variables], before, strict=True):
         variable.assign(value)  # the other tests share this model
 

@@ -44,8 +44,9 @@ def build_parser():
         "train",
         help="train a flow; resumes if the log dir holds an interrupted run",
         description="Train a Real NVP flow. Writes TensorBoard events, checkpoints, "
-        "model.keras, samples.png and config.json into --logdir; running the same command "
-        "again resumes after the last completed epoch.",
+        "model.keras, samples.png, config.json and results.json into --logdir; running the "
+        "same command again resumes after the last completed epoch, or only prints the "
+        "result of a finished run.",
     )
     train.add_argument(
         "--dataset", default="digits", help="dataset name (default: digits, embedded)"
@@ -63,7 +64,10 @@ def build_parser():
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"
     )
     train.add_argument(
-        "--validation-steps", type=positive_int, help="default: the whole held-out split"
+        "--validation-steps",
+        type=positive_int,
+        help="held-out batches per validation during training (default: 20); the whole "
+        "held-out split is evaluated at the end",
     )
     train.add_argument(
         "--jit-compile",

@@ -7,6 +7,8 @@ Writes into the log dir:
     train/ validation/ samples/   TensorBoard events (bits/dim, loss, sample grids)
     model.keras      the model after the last good epoch
     samples.png      a grid of samples at the end
+    results.json     the held-out bits/dim on the whole split at the end; a finished run
+                     run again changes nothing and prints it
 """
 
 import importlib.util
@@ -16,8 +18,8 @@ import sys
 from tfp_realnvp.cli import arguments, loading, run_config
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
-# Batches that re-estimate the moving batch-norm statistics after training (0.9^50 = 0.5%).
-REFRESH_STEPS = 50
+# Held-out batches per validation during training (the whole split is evaluated at the end).
+DEFAULT_VALIDATION_STEPS = 20
 
 
 def run(args):
@@ -75,6 +77,8 @@ def run(args):
         },
     }
     _check_same_architecture(logdir, config)
+    if _print_finished_result(logdir, epochs):
+        return 0
     train_batches = loading.load_batches(
         args.dataset, info.train_split, args.batch_size, args.data_dir, args.manual_dir
     )
@@ -90,22 +94,49 @@ def run(args):
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
 
-    _announce(logdir, epochs, config)
-    sample_grid = _fit(model, train_batches, test_batches, logdir, epochs, args)
+    validation_steps = args.validation_steps or DEFAULT_VALIDATION_STEPS
+    _announce(logdir, epochs, config, validation_steps)
+    sample_grid = _fit(
+        model, train_batches, test_batches.take(validation_steps), logdir, epochs, args
+    )
 
     model_path = os.path.join(logdir, run_config.MODEL_FILE)
     samples_path = os.path.join(logdir, run_config.SAMPLES_FILE)
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
-    # The moving batch-norm statistics trail the last weights: re-estimate them first.
-    model.refresh_batch_norm_statistics(train_batches.repeat(), steps=REFRESH_STEPS)
+    # The batch-norm statistics were refreshed before the last validation (and restored with
+    # the backup when no epoch ran here).
     callbacks.save_model_atomically(model, model_path)
     save_png(samples_path, sample_grid.grid())
-    result = model.evaluate(test_batches, steps=args.validation_steps, verbose=0, return_dict=True)
+    print(f"Evaluating on the whole {info.eval_split} split.")
+    sys.stdout.flush()
+    result = model.evaluate(test_batches, verbose=0, return_dict=True)
     print(f"Saved {model_path} and {samples_path}.")
-    print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
+    results = {
+        "dataset": args.dataset,
+        "split": info.eval_split,
+        "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
+        "bits_per_dim": float(result["bits_per_dim"]),
+    }
+    run_config.write_results(logdir, results)
+    print(_result_line(results))
     return 0
+
+
+def _result_line(results):
+    where = f"{results['dataset']} {results['split']}"
+    return f"Held-out bits/dim ({where}): {results['bits_per_dim']:.4f}"
+
+
+def _print_finished_result(logdir, epochs):
+    """True, after printing its saved result, if `logdir` holds a run finished at `epochs`."""
+    results = run_config.read_results(logdir)
+    if results is None or results["epochs"] < epochs:
+        return False
+    print(f"{logdir} already holds a finished run of {results['epochs']} epochs; nothing to do.")
+    print(_result_line(results))
+    return True
 
 
 def _check_same_architecture(logdir, config):
@@ -120,13 +151,15 @@ def _check_same_architecture(logdir, config):
         )
 
 
-def _announce(logdir, epochs, config):
+def _announce(logdir, epochs, config, validation_steps):
     from tfp_realnvp.training import callbacks
 
     done = callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR))
     if done >= epochs:
         print(f"{logdir} already holds {done} epochs (--epochs {epochs}); evaluating.")
-    elif done:
+        sys.stdout.flush()
+        return
+    if done:
         print(f"Resuming {logdir} after epoch {done} of {epochs}.")
     else:
         flow = config["flow"]
@@ -136,6 +169,10 @@ def _announce(logdir, epochs, config):
             f"{config['dataset']} {flow['event_shape']}, {config['num_bins']} levels; "
             f"logs in {logdir}."
         )
+    print(
+        f"Validating after each epoch on the first {validation_steps} held-out batches, with "
+        "batch-norm statistics refreshed first; the whole held-out split at the end."
+    )
     sys.stdout.flush()
 
 
@@ -154,7 +191,6 @@ def _fit(model, train_batches, test_batches, logdir, epochs, args):
             epochs=epochs,
             steps_per_epoch=args.steps_per_epoch,
             validation_data=test_batches,
-            validation_steps=args.validation_steps,
             shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
             verbose=args.verbose,
             callbacks=[
@@ -162,6 +198,8 @@ def _fit(model, train_batches, test_batches, logdir, epochs, args):
                 callbacks.StopOnNonFiniteLoss(),
                 # Before TensorBoard, which continues from the restored iteration count.
                 callbacks.AtomicBackupAndRestore(backup_dir, delete_checkpoint=False),
+                # Before each validation; so also before the end-of-epoch saves below.
+                callbacks.RefreshBatchNormStatistics(train_batches),
                 callbacks.TensorBoard(logdir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),
