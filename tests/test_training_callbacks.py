@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from flow_cases import perturb
 
 import tfp_realnvp
 from tfp_realnvp.training import RealNVPModel, callbacks
@@ -198,3 +199,29 @@ def test_sample_grid_uses_fixed_latents(model, tmp_path):
     np.testing.assert_array_equal(first, second)
     assert first.shape == (3 * 33 + 1, 3 * 33 + 1, 1)
     assert np.std(grid.latents()) == pytest.approx(0.5, rel=0.2)
+
+
+def test_validation_during_fit_uses_refreshed_batch_norm_statistics():
+    """Stale moving statistics distort validation; refreshed ones give the training-mode value.
+
+    With a learning rate of 0 the weights stay put, so after the refresh (on the one batch
+    validated) the inference map normalises with exactly that batch's statistics.
+    """
+    keras.utils.set_random_seed(2)
+    flow = tfp_realnvp.RealNVPMultiScale(EVENT_SHAPE, num_scales=1, num_res_blocks=0, num_filters=4)
+    model = RealNVPModel(flow, num_bins=256)
+    perturb(model, 0.3)  # the moving statistics (initial ones) no longer match the weights
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    x = images(BATCH, seed=5)
+    expected = float(tf.reduce_mean(tfp_realnvp.bits_per_dim(model(x, training=True), EVENT_SHAPE)))
+
+    def validated(*more_callbacks):
+        history = model.fit(
+            batches(x), validation_data=batches(x), callbacks=list(more_callbacks), verbose=0
+        )
+        return history.history["val_bits_per_dim"][0]
+
+    stale = validated()
+    assert abs(stale - expected) > 0.05
+    refresh = callbacks.RefreshBatchNormStatistics(batches(x), steps=250)
+    assert validated(refresh) == pytest.approx(expected, abs=1e-4)
