@@ -61,7 +61,8 @@ class RealNVPModel(keras.Model):
     do; `fit`, `evaluate`, `log_prob` and `bits_per_dim` raise `tf.errors.InvalidArgumentError`
     when a batch holds NaN, infinite or out-of-range values (outside the logit
     preprocessing's domain, [0, 1] widened by alpha / (1 - 2 alpha), where samples lie)
-    instead of returning NaN. A training step whose loss or gradient is not finite is skipped:
+    instead of returning NaN. A training step whose loss or gradient is not finite is skipped
+    (on one device; see `train_step` for several replicas):
     weights, optimizer state and batch-norm statistics stay as they were, the `skipped_steps`
     log counts such steps in each epoch and `fit` ends with a warning saying how many.
 
@@ -263,7 +264,9 @@ class RealNVPModel(keras.Model):
 
         A non-finite step changes nothing: the batch-norm statistics its forward pass moved are
         put back, the optimizer does not run, the loss and bits/dim metrics do not see it, and
-        `skipped_steps` counts it. Under `tf.distribute` the replicas skip together.
+        `skipped_steps` counts it. With several replicas (`tf.distribute`) every step is
+        applied, its loss logged as it is: the optimizer's cross-replica update cannot sit
+        in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
         """
         x = keras.utils.unpack_x_y_sample_weight(data)[0]
         statistics = self.non_trainable_variables
@@ -277,7 +280,6 @@ class RealNVPModel(keras.Model):
         finite = tf.logical_and(
             tf.math.is_finite(loss), tf.math.is_finite(tf.linalg.global_norm(gradients))
         )
-        finite = _on_every_replica(finite)
 
         def apply():
             self.optimizer.apply(gradients, variables)
@@ -294,7 +296,11 @@ class RealNVPModel(keras.Model):
                 variable.assign(value)
             return tf.constant(1.0)
 
-        self.skipped_steps_tracker.update_state(tf.cond(finite, apply, skip))
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            skipped = apply()
+        else:
+            skipped = tf.cond(finite, apply, skip)
+        self.skipped_steps_tracker.update_state(skipped)
         return _reducible_across_workers(self.get_metrics_result())
 
     def fit(self, *args, **kwargs):
@@ -420,15 +426,6 @@ def _domain(logit_alpha):
 
 def _num_replicas(dtype):
     return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, dtype)
-
-
-def _on_every_replica(condition):
-    """`condition` and-ed over the replicas of a `tf.distribute` step (as is with one)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return condition
-    failed = context.all_reduce("SUM", tf.cast(tf.logical_not(condition), tf.float32))
-    return tf.equal(failed, 0.0)
 
 
 def _reducible_across_workers(logs):
