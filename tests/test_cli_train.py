@@ -1,6 +1,7 @@
 """`tfp-realnvp train / evaluate / sample` in subprocesses, and resuming after SIGKILL."""
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -60,13 +61,36 @@ def held_out_bits_per_dim(stdout, prefix):
     return float(match.group(1))
 
 
+def files_and_digests(logdir):
+    """{relative path: sha256} of every file under `logdir`."""
+    found = {}
+    for root, _, names in os.walk(logdir):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as file:
+                found[os.path.relpath(path, logdir)] = hashlib.sha256(file.read()).hexdigest()
+    return found
+
+
 def test_train_writes_the_run(trained_run):
     logdir, stdout = trained_run
     assert "Training Real NVP (num_scales=1, num_res_blocks=0, num_filters=4) on digits" in stdout
+    assert (
+        "Validating after each epoch on the first 20 held-out batches, with batch-norm "
+        "statistics refreshed first; the whole held-out split at the end." in stdout
+    )
+    assert "Evaluating on the whole test split." in stdout
     assert "Epoch 2/2" in stdout  # Keras's progress output
     bpd = held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)")
     assert 0.5 < bpd < np.log2(17) + 0.5
-    for name in ("config.json", "model.keras", "samples.png", "backup/latest.weights.h5"):
+    names = (
+        "config.json",
+        "results.json",
+        "model.keras",
+        "samples.png",
+        "backup/latest.weights.h5",
+    )
+    for name in names:
         assert os.path.isfile(os.path.join(logdir, name)), name
     with open(os.path.join(logdir, "config.json")) as file:
         config = json.load(file)
@@ -79,6 +103,20 @@ def test_train_writes_the_run(trained_run):
     assert scalar_steps(validation_events, "epoch_bits_per_dim") == [0, 1]
     (sample_events,) = event_files(logdir, "samples")
     assert scalar_steps(sample_events, "samples") == [0, 1]
+
+
+def test_rerunning_a_finished_run_changes_nothing_and_prints_its_result(trained_run):
+    logdir, first_stdout = trained_run
+    before = files_and_digests(logdir)
+    stdout = run(
+        "train", "--logdir", logdir, "--epochs", "2", "--steps-per-epoch", "3", *TINY, *FREQUENT
+    )
+    assert files_and_digests(logdir) == before  # no new events file, nothing rewritten
+    assert stdout.splitlines() == [
+        f"{logdir} already holds a finished run of 2 epochs; nothing to do.",
+        first_stdout.strip().splitlines()[-1],
+    ]
+    assert first_stdout.strip().splitlines()[-1].startswith("Held-out bits/dim (digits test): ")
 
 
 def test_evaluate_prints_the_same_held_out_bits_per_dim(trained_run):

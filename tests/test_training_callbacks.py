@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from flow_cases import perturb
 
 import tfp_realnvp
 from tfp_realnvp.training import RealNVPModel, callbacks
@@ -96,7 +97,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
     backup_dir = str(tmp_path / "backup")
     model_path = str(tmp_path / "model.keras")
 
-    def fit(data, epochs):
+    def fit(data, epochs, *more_callbacks):
         backup = callbacks.TrainingBackup(backup_dir)
         return model.fit(
             batches(data),
@@ -106,6 +107,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
             callbacks=[
                 callbacks.StopOnNonFiniteLoss(),
                 backup,
+                *more_callbacks,
                 callbacks.AtomicModelCheckpoint(model_path),
             ],
         )
@@ -116,15 +118,21 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(model, tmp_p
     good = {path: file_digest(path) for path in (weights_path, model_path)}
     assert callbacks.completed_epochs(backup_dir) == 1
 
-    poisoned = images(BATCH * STEPS)
-    poisoned[BATCH + 3, 1, 2, 0] = np.nan  # the second batch
-    with pytest.raises(callbacks.NonFiniteLossError, match=r"^the training loss became nan at "):
-        fit(poisoned, epochs=3)
-    assert not all(np.all(np.isfinite(v)) for v in state(model))  # the NaN reached the weights
+    # A huge learning rate (set after the backup restored the optimizer): the first steps
+    # throw the weights so far that the loss overflows (the model skips that step, the
+    # callback stops training there).
+    huge_learning_rate = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: model.optimizer.learning_rate.assign(1e30)
+    )
+    message = r"^the training loss or its gradient became NaN or infinite at epoch 2, batch "
+    with pytest.raises(callbacks.NonFiniteLossError, match=message):
+        fit(images(BATCH * STEPS, seed=1), 3, huge_learning_rate)
+    assert all(np.all(np.isfinite(v)) for v in state(model))  # the skipped step changed nothing
     assert {path: file_digest(path) for path in good} == good
     assert callbacks.completed_epochs(backup_dir) == 1
     restored = keras.saving.load_model(model_path)
     assert all(np.all(np.isfinite(v.numpy())) for v in restored.weights)
+    model.optimizer.learning_rate.assign(1e-2)
     for variable, value in zip([*model.weights, *model.optimizer.variables], before, strict=True):
         variable.assign(value)  # the other tests share this model
 
@@ -217,3 +225,29 @@ def test_backup_with_a_save_dir_reads_one_folder_and_writes_another(model, tmp_p
     assert callbacks.completed_epochs(own) == 5
     assert sorted(os.listdir(own)) == ["latest.weights.h5", "training_metadata.json"]
     assert sorted(os.listdir(shared)) == ["latest.weights.h5", "training_metadata.json"]
+
+
+def test_validation_during_fit_uses_refreshed_batch_norm_statistics():
+    """Stale moving statistics distort validation; refreshed ones give the training-mode value.
+
+    With a learning rate of 0 the weights stay put, so after the refresh (on the one batch
+    validated) the inference map normalises with exactly that batch's statistics.
+    """
+    keras.utils.set_random_seed(2)
+    flow = tfp_realnvp.RealNVPMultiScale(EVENT_SHAPE, num_scales=1, num_res_blocks=0, num_filters=4)
+    model = RealNVPModel(flow, num_bins=256)
+    perturb(model, 0.3)  # the moving statistics (initial ones) no longer match the weights
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    x = images(BATCH, seed=5)
+    expected = float(tf.reduce_mean(tfp_realnvp.bits_per_dim(model(x, training=True), EVENT_SHAPE)))
+
+    def validated(*more_callbacks):
+        history = model.fit(
+            batches(x), validation_data=batches(x), callbacks=list(more_callbacks), verbose=0
+        )
+        return history.history["val_bits_per_dim"][0]
+
+    stale = validated()
+    assert abs(stale - expected) > 0.05
+    refresh = callbacks.RefreshBatchNormStatistics(batches(x), steps=250)
+    assert validated(refresh) == pytest.approx(expected, abs=1e-4)

@@ -7,33 +7,19 @@ TensorShape([4])
 
 `RealNVPMultiScale([32, 32, 3])` is the paper's CIFAR-10 model (2 scales, 8 residual blocks,
 64 feature maps).
+
+The public names load on first use (PEP 562), so that `import tfp_realnvp.cli` and
+`tfp-realnvp --help` answer without importing TensorFlow.
 """
 
-from tfp_realnvp.bijectors import (
-    ActNorm,
-    FactorOut,
-    FlowBijector,
-    FlowSequence,
-    InvertibleConv1x1,
-    LogitPreprocess,
-    MaskedAdditiveCoupling,
-    MaskedAffineCoupling,
-    MaskedCoupling,
-    MaskedSplineCoupling,
-    MovingAverageBatchNorm,
-    RecomputedCoupling,
-    Squeeze,
-    channel_mask,
-    checkerboard_mask,
-)
-from tfp_realnvp.bits_per_dim import bits_per_dim
-from tfp_realnvp.networks import ResNetConditioner, WeightNormConv2D
-from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
-from tfp_realnvp.training import RealNVPModel
+import importlib
+
+# Eager, and TensorFlow-free: the function shadows its submodule of the same name.
+from tfp_realnvp.bits_per_dim import bits_per_dim as bits_per_dim
 
 __version__ = "0.1.0"
 
-__all__ = [
+_BIJECTORS = (
     "ActNorm",
     "FactorOut",
     "FlowBijector",
@@ -45,13 +31,30 @@ __all__ = [
     "MaskedCoupling",
     "MaskedSplineCoupling",
     "MovingAverageBatchNorm",
-    "RealNVPModel",
-    "RealNVPMultiScale",
     "RecomputedCoupling",
-    "ResNetConditioner",
     "Squeeze",
-    "WeightNormConv2D",
-    "bits_per_dim",
     "channel_mask",
     "checkerboard_mask",
-]
+)
+# Public name -> the module that defines it.
+_MODULES = {
+    **dict.fromkeys(_BIJECTORS, "tfp_realnvp.bijectors"),
+    "RealNVPModel": "tfp_realnvp.training",
+    "RealNVPMultiScale": "tfp_realnvp.real_nvp_multiscale",
+    "ResNetConditioner": "tfp_realnvp.networks",
+    "WeightNormConv2D": "tfp_realnvp.networks",
+}
+
+__all__ = sorted([*_MODULES, "bits_per_dim"])
+
+
+def __getattr__(name):
+    if name not in _MODULES:
+        raise AttributeError(f"module 'tfp_realnvp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULES[name]), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -2,8 +2,6 @@
 
 import math
 
-import tensorflow as tf
-
 
 def bits_per_dim(log_prob, event_shape, num_bins=256):
     """Bits per dimension from a pixel-space log-density (nats) of dequantised x in [0, 1]^D.
@@ -32,6 +30,8 @@ def bits_per_dim(log_prob, event_shape, num_bins=256):
         raise ValueError(f"`event_shape` must be non-empty and positive; got {list(event_shape)}.")
     if int(num_bins) < 2:
         raise ValueError(f"`num_bins` must be at least 2; got num_bins={num_bins!r}.")
+    import tensorflow as tf  # here: `import tfp_realnvp` must not load TensorFlow (the CLI)
+
     log_prob = tf.convert_to_tensor(log_prob)
     nats = -log_prob + num_dims * math.log(num_bins)
     return nats / (num_dims * math.log(2.0))

@@ -27,9 +27,16 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are the one line that matters (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser():
     """The argument parser of `tfp-realnvp` and its three subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="tfp-realnvp",
         description="Multi-scale Real NVP (Dinh et al., ICLR 2017) with TensorFlow Probability "
         "and Keras 3: train, evaluate, sample.",
@@ -40,8 +47,9 @@ def build_parser():
         "train",
         help="train a flow; resumes if the log dir holds an interrupted run",
         description="Train a Real NVP flow. Writes TensorBoard events, checkpoints, "
-        "model.keras, samples.png and config.json into --logdir; running the same command "
-        "again resumes after the last completed epoch.",
+        "model.keras, samples.png, config.json and results.json into --logdir; running the "
+        "same command again resumes after the last completed epoch, or only prints the "
+        "result of a finished run.",
     )
     add_data_arguments(train, default_dataset="digits")
     train.add_argument(
@@ -93,7 +101,10 @@ def build_parser():
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"
     )
     train.add_argument(
-        "--validation-steps", type=positive_int, help="default: the whole held-out split"
+        "--validation-steps",
+        type=positive_int,
+        help="held-out batches per validation during training (default: 20); the whole "
+        "held-out split is evaluated at the end",
     )
     train.add_argument(
         "--jit-compile",

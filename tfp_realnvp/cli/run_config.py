@@ -13,6 +13,7 @@ import os
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 SAMPLES_FILE = "samples.png"
+RESULTS_FILE = "results.json"
 BACKUP_DIR = "backup"
 
 
@@ -22,21 +23,39 @@ def config_path(logdir):
 
 def read_config(logdir):
     """The config of the run in `logdir`, or None if it has none."""
-    path = config_path(logdir)
+    return _read_json(config_path(logdir))
+
+
+def write_config(logdir, config):
+    """Writes `config` to `logdir/config.json` (atomically)."""
+    _write_json(config_path(logdir), config)
+
+
+def read_results(logdir):
+    """The final result of the run in `logdir` ({"dataset", "split", "epochs",
+    "bits_per_dim"}), or None while it has none."""
+    return _read_json(os.path.join(logdir, RESULTS_FILE))
+
+
+def write_results(logdir, results):
+    """Writes `results` to `logdir/results.json` (atomically)."""
+    _write_json(os.path.join(logdir, RESULTS_FILE), results)
+
+
+def _read_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as file:
         return json.load(file)
 
 
-def write_config(logdir, config):
-    """Writes `config` to `logdir/config.json` (atomically)."""
-    os.makedirs(logdir, exist_ok=True)
-    partial = config_path(logdir) + ".partial"
+def _write_json(path, data):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    partial = path + ".partial"
     with open(partial, "w") as file:
-        json.dump(config, file, indent=2, sort_keys=True)
+        json.dump(data, file, indent=2, sort_keys=True)
         file.write("\n")
-    os.replace(partial, config_path(logdir))
+    os.replace(partial, path)
 
 
 def architecture_mismatch(saved, wanted):

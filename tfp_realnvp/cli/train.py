@@ -7,6 +7,8 @@ Writes into the log dir:
     train/ validation/ samples/   TensorBoard events (bits/dim, loss, sample grids)
     model.keras      the model after the last good epoch
     samples.png      a grid of samples at the end
+    results.json     the held-out bits/dim on the whole split at the end; a finished run
+                     run again changes nothing and prints it
 
 Under --strategy multi_worker only the chief writes there (see `tfp_realnvp.cli.strategy`).
 """
@@ -19,8 +21,8 @@ from tfp_realnvp.cli import arguments, loading, run_config
 from tfp_realnvp.cli import strategy as distribution
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
-# Batches that re-estimate the moving batch-norm statistics after training (0.9^50 = 0.5%).
-REFRESH_STEPS = 50
+# Held-out batches per validation during training (the whole split is evaluated at the end).
+DEFAULT_VALIDATION_STEPS = 20
 
 
 def run(args):
@@ -91,6 +93,8 @@ def run(args):
         },
     }
     _check_same_architecture(logdir, config)
+    if _print_finished_result(logdir, epochs):
+        return 0
     static = distribution.static_batches(strategy)
 
     def train_part(input_context=None, **kwargs):
@@ -111,12 +115,11 @@ def run(args):
             drop_remainder=static,
         )
 
-    steps_per_epoch, validation_steps = args.steps_per_epoch, args.validation_steps
+    steps_per_epoch = args.steps_per_epoch
     if static:  # full global batches only; a pass over the data where the flags say nothing
         steps_per_epoch = steps_per_epoch or distribution.count_batches(
             train_part(training=False, noise_seed=0)
         )
-        validation_steps = validation_steps or distribution.count_batches(held_out_part())
     # Epochs of a fixed number of steps loop over the data without end.
     train_batches = distribution.distributed_batches(
         strategy, train_part, repeat=steps_per_epoch is not None
@@ -129,7 +132,8 @@ def run(args):
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
 
-    _announce(logdir, epochs, config)
+    validation_steps = args.validation_steps or DEFAULT_VALIDATION_STEPS
+    _announce(logdir, epochs, config, validation_steps)
     sample_grid = _fit(
         model,
         logdir,
@@ -147,16 +151,41 @@ def run(args):
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
-    # The moving batch-norm statistics trail the last weights: re-estimate them first.
-    refresh_batches = train_batches if steps_per_epoch is not None else train_batches.repeat()
-    model.refresh_batch_norm_statistics(refresh_batches, steps=REFRESH_STEPS)
+    # The batch-norm statistics were refreshed before the last validation (and restored with
+    # the backup when no epoch ran here).
     callbacks.save_model_atomically(model, model_path)
     save_png(samples_path, sample_grid.grid())
-    result = model.evaluate(test_batches, steps=validation_steps, verbose=0, return_dict=True)
+    print(f"Evaluating on the whole {info.eval_split} split.")
+    sys.stdout.flush()
+    # A repeated (static-shape) held-out split is evaluated for one pass of full batches.
+    final_steps = distribution.count_batches(held_out_part()) if static else None
+    result = model.evaluate(test_batches, steps=final_steps, verbose=0, return_dict=True)
     if write_dir == logdir:
         print(f"Saved {model_path} and {samples_path}.")
-    print(f"Held-out bits/dim ({args.dataset} {info.eval_split}): {result['bits_per_dim']:.4f}")
+    results = {
+        "dataset": args.dataset,
+        "split": info.eval_split,
+        "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
+        "bits_per_dim": float(result["bits_per_dim"]),
+    }
+    run_config.write_results(write_dir, results)
+    print(_result_line(results))
     return 0
+
+
+def _result_line(results):
+    where = f"{results['dataset']} {results['split']}"
+    return f"Held-out bits/dim ({where}): {results['bits_per_dim']:.4f}"
+
+
+def _print_finished_result(logdir, epochs):
+    """True, after printing its saved result, if `logdir` holds a run finished at `epochs`."""
+    results = run_config.read_results(logdir)
+    if results is None or results["epochs"] < epochs:
+        return False
+    print(f"{logdir} already holds a finished run of {results['epochs']} epochs; nothing to do.")
+    print(_result_line(results))
+    return True
 
 
 def _check_same_architecture(logdir, config):
@@ -171,13 +200,15 @@ def _check_same_architecture(logdir, config):
         )
 
 
-def _announce(logdir, epochs, config):
+def _announce(logdir, epochs, config, validation_steps):
     from tfp_realnvp.training import callbacks
 
     done = callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR))
     if done >= epochs:
         print(f"{logdir} already holds {done} epochs (--epochs {epochs}); evaluating.")
-    elif done:
+        sys.stdout.flush()
+        return
+    if done:
         print(f"Resuming {logdir} after epoch {done} of {epochs}.")
     else:
         flow = config["flow"]
@@ -187,6 +218,10 @@ def _announce(logdir, epochs, config):
             f"{config['dataset']} {flow['event_shape']}, {config['num_bins']} levels; "
             f"logs in {logdir}."
         )
+    print(
+        f"Validating after each epoch on the first {validation_steps} held-out batches, with "
+        "batch-norm statistics refreshed first; the whole held-out split at the end."
+    )
     sys.stdout.flush()
 
 
@@ -216,6 +251,8 @@ def _fit(model, logdir, write_dir, args, **fit_arguments):
                 # First: a NaN batch must stop training before any callback saves.
                 callbacks.StopOnNonFiniteLoss(),
                 backup,
+                # Before each validation; so also before the end-of-epoch saves below.
+                callbacks.RefreshBatchNormStatistics(fit_arguments["x"]),
                 callbacks.TensorBoard(write_dir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),

@@ -1,4 +1,4 @@
-"""Stop training at the first NaN or infinite loss, before any callback saves broken weights."""
+"""Stop training at the first non-finite step, before any callback saves anything."""
 
 import math
 
@@ -12,10 +12,12 @@ class NonFiniteLossError(RuntimeError):
 class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
     """`TerminateOnNaN` that raises `NonFiniteLossError` at once instead of finishing the epoch.
 
-    Keras's `TerminateOnNaN()` only sets `stop_training`: the epoch still ends, so end-of-epoch
-    callbacks (backups, checkpoints) would save the broken weights. Raising from the batch that
-    went wrong skips them all, so the last good checkpoint stays on disk. Put this callback
-    first in the list.
+    `RealNVPModel` skips a step whose loss or gradient is not finite (the `skipped_steps` log)
+    and goes on; this callback stops at the first such step instead, as it does for a
+    non-finite `loss` log of any model. Keras's `TerminateOnNaN()` only sets `stop_training`:
+    the epoch still ends, so end-of-epoch callbacks (backups, checkpoints) would save. Raising
+    from the batch that went wrong skips them all, so the last good checkpoint stays on disk.
+    Put this callback first in the list.
     """
 
     def __init__(self):
@@ -26,9 +28,10 @@ class StopOnNonFiniteLoss(keras.callbacks.TerminateOnNaN):
         self._epoch = epoch
 
     def on_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        logs = logs or {}
+        loss = float(logs.get("loss", 0.0))
+        if logs.get("skipped_steps", 0) > 0 or not math.isfinite(loss):
             raise NonFiniteLossError(
-                f"the training loss became {float(loss)} at epoch {self._epoch + 1}, "
-                f"batch {batch + 1}; training stopped before saving anything"
+                f"the training loss or its gradient became NaN or infinite at epoch "
+                f"{self._epoch + 1}, batch {batch + 1}; training stopped before saving anything"
             )

@@ -1,6 +1,6 @@
 """The Keras 3 model around a multi-scale Real NVP flow: fit, evaluate, save, export."""
 
-import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -46,6 +46,15 @@ class RealNVPModel(keras.Model):
     is a deterministic function of its input: dequantisation noise belongs to the input pipeline,
     whose batches are float images [B, H, W, C] with values in [0, 1].
 
+    Inputs are checked, always: integer images (raw pixels) are rejected at once with what to
+    do; `fit`, `evaluate`, `log_prob` and `bits_per_dim` raise `tf.errors.InvalidArgumentError`
+    when a batch holds NaN, infinite or out-of-range values (outside the logit
+    preprocessing's domain, [0, 1] widened by alpha / (1 - 2 alpha), where samples lie)
+    instead of returning NaN. A training step whose loss or gradient is not finite is skipped
+    (on one device; see `train_step` for several replicas):
+    weights, optimizer state and batch-norm statistics stay as they were, the `skipped_steps`
+    log counts such steps in each epoch and `fit` ends with a warning saying how many.
+
     Under `tf.distribute`, the loss of each replica is divided by the number of replicas, as
     Keras does with its own compiled losses, so the summed gradients equal those of one device
     on the global batch; the flow's batch statistics are taken over the global batch.
@@ -82,12 +91,13 @@ class RealNVPModel(keras.Model):
         self._flow = flow
         self.num_bins = num_bins
         self.event_shape = tuple(flow.event_shape)
-        self.num_dims = math.prod(self.event_shape)
+        self._domain = _domain(flow.parameters["logit_alpha"])
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
         # tf.distribute mirrors and save / save_weights store every variable.
         self.flow_layers = flow.keras_layers
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
-        self._sample_function = None
+        self.skipped_steps_tracker = keras.metrics.Sum(name="skipped_steps")
+        self._refresh_function = None
         # Every variable exists already (the flow builds its layers at construction).
         self.built = True
 
@@ -98,24 +108,54 @@ class RealNVPModel(keras.Model):
         """The `RealNVPMultiScale` bijector (forward: latent -> image)."""
         return self._flow
 
+    def base_distribution(self, temperature=1.0):
+        """The latents' distribution N(0, temperature^2 I) over [H, W, C] (`tfd.Sample`)."""
+        dtype = self._flow.dtype
+        normal = tfd.Normal(tf.zeros([], dtype), tf.cast(temperature, dtype))
+        return tfd.Sample(normal, sample_shape=self.event_shape)
+
     def distribution(self):
         """The flow as a `tfd.TransformedDistribution` over images, standard normal base."""
-        dtype = self._flow.dtype
-        base = tfd.Sample(
-            tfd.Normal(tf.zeros([], dtype), tf.ones([], dtype)), sample_shape=self.event_shape
-        )
-        return tfd.TransformedDistribution(base, self._flow)
+        return tfd.TransformedDistribution(self.base_distribution(), self._flow)
 
     def _images(self, x):
+        """x as a tensor of the flow's dtype; integer images are refused (they need noise)."""
         x = tf.convert_to_tensor(x)
+        if not x.dtype.is_floating:
+            raise ValueError(
+                f"`x` must be float images with values in [0, 1]; got x of dtype "
+                f"{x.dtype.name}. Dequantise integer pixels first, x = (pixels + u) / num_bins "
+                f"with u ~ U[0, 1) (`tfp_realnvp.data.dequantize`), or load batches with "
+                f"`tfp_realnvp.data.load`."
+            )
         if x.dtype != self._flow.dtype:
             x = tf.cast(x, self._flow.dtype)
+        return x
+
+    def _checked_images(self, x):
+        """`_images(x)`, with a run-time check: finite values in the flow's domain."""
+        x = self._images(x)
+        low, high = self._domain
+        inside = tf.reduce_all(tf.logical_and(x > low, x < high))  # False for NaN
+        tf.debugging.Assert(
+            inside,
+            [
+                "`x` must hold finite pixel values in [0, 1] (dequantised: x = (pixels + u) / "
+                "num_bins, as `tfp_realnvp.data` gives); got values from",
+                tf.reduce_min(x),
+                "to",
+                tf.reduce_max(x),
+                "with NaN:",
+                tf.reduce_any(tf.math.is_nan(x)),
+            ],
+            name="check_images",
+        )
         return x
 
     def call(self, x, training=False):
         """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B]."""
         return self.distribution().log_prob(
-            self._images(x), bijector_kwargs={"training": bool(training)}
+            self._checked_images(x), bijector_kwargs={"training": bool(training)}
         )
 
     def log_prob(self, x):
@@ -151,12 +191,11 @@ class RealNVPModel(keras.Model):
             raise ValueError(f"`num_samples` must be >= 0; got num_samples={num_samples!r}.")
         if isinstance(temperature, (int, float)) and not temperature >= 0:
             raise ValueError(f"`temperature` must be >= 0; got temperature={temperature!r}.")
-        dtype = self._flow.dtype
         if isinstance(num_samples, int) and num_samples == 0:
-            return tf.zeros([0, *self.event_shape], dtype)  # convolutions reject empty batches
-        shape = tf.concat([tf.reshape(tf.cast(num_samples, tf.int32), [1]), self.event_shape], 0)
-        z = tf.random.normal(shape, dtype=dtype, seed=seed)
-        return self._flow.forward(z * tf.cast(temperature, dtype))
+            # Convolutions reject empty batches.
+            return tf.zeros([0, *self.event_shape], self._flow.dtype)
+        z = self.base_distribution(temperature).sample(num_samples, seed=seed)
+        return self._flow.forward(z)
 
     # -- training -------------------------------------------------------------------------------
 
@@ -188,32 +227,88 @@ class RealNVPModel(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean -log p(x) over this replica's batch plus the L2 penalty, scaled for tf.distribute.
 
-        `y_pred` is `call`'s log p(x). Keras sums the replicas' gradients, so each replica's
-        mean is divided by the number of replicas (Keras scales the regularizers itself, in
-        `_aggregate_additional_loss`); the `loss` metric is unscaled again by Keras.
+        `y_pred` is `call`'s log p(x). Keras sums the replicas' gradients, so the loss of each
+        replica is divided by the number of replicas, as Keras does with its compiled losses;
+        the `loss` metric shows it unscaled again.
         """
         del x, y, sample_weight, training
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        nll = -tf.reduce_mean(y_pred)
-        if replicas > 1:
-            nll = nll / tf.cast(replicas, nll.dtype)
-        nll = tf.cast(nll, keras.backend.floatx())
-        penalties = [self._aggregate_additional_loss(loss) for loss in self.losses]
-        return tf.add_n([nll, *penalties])
+        loss = tf.cast(-tf.reduce_mean(y_pred), keras.backend.floatx())
+        penalties = [tf.cast(penalty, loss.dtype) for penalty in self.losses]
+        return tf.add_n([loss, *penalties]) / _num_replicas(loss.dtype)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Updates the bits/dim metric from log p(x) (the L2 penalty is not in it)."""
+        """Updates the bits/dim metric from log p(x) (the L2 penalty is not in it).
+
+        Returns the logs of a step: `loss` and `bits_per_dim` (`train_step` adds
+        `skipped_steps`).
+        """
         self.bits_per_dim_tracker.update_state(
             bits_per_dim(y_pred, self.event_shape, self.num_bins)
         )
-        return self.get_metrics_result()
+        logs = self.get_metrics_result()
+        del logs[self.skipped_steps_tracker.name]
+        return logs
 
     @property
     def metrics(self):
-        return [*super().metrics, self.bits_per_dim_tracker]
+        return [*super().metrics, self.bits_per_dim_tracker, self.skipped_steps_tracker]
 
     def train_step(self, data):
-        return _reducible_across_workers(super().train_step(data))
+        """One step of maximum likelihood, applied only if its loss and gradient are finite.
+
+        A non-finite step changes nothing: the batch-norm statistics its forward pass moved are
+        put back, the optimizer does not run, the loss and bits/dim metrics do not see it, and
+        `skipped_steps` counts it. With several replicas (`tf.distribute`) every step is
+        applied, its loss logged as it is: the optimizer's cross-replica update cannot sit
+        in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
+        """
+        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        statistics = self.non_trainable_variables
+        before = [tf.identity(variable.value) for variable in statistics]
+        with tf.GradientTape() as tape:
+            log_prob = self(x, training=True)
+            loss = self.compute_loss(y_pred=log_prob)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        finite = tf.logical_and(
+            tf.math.is_finite(loss), tf.math.is_finite(tf.linalg.global_norm(gradients))
+        )
+
+        def apply():
+            self.optimizer.apply(gradients, variables)
+            for metric in self.metrics:
+                if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
+                    metric.update_state(loss * _num_replicas(loss.dtype), tf.shape(x)[0])
+            self.bits_per_dim_tracker.update_state(
+                bits_per_dim(log_prob, self.event_shape, self.num_bins)
+            )
+            return tf.constant(0.0)
+
+        def skip():
+            for variable, value in zip(statistics, before, strict=True):
+                variable.assign(value)
+            return tf.constant(1.0)
+
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            skipped = apply()
+        else:
+            skipped = tf.cond(finite, apply, skip)
+        self.skipped_steps_tracker.update_state(skipped)
+        return _reducible_across_workers(self.get_metrics_result())
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; warns when training steps were skipped (non-finite loss)."""
+        history = super().fit(*args, **kwargs)
+        skipped = int(sum(history.history.get(self.skipped_steps_tracker.name, [])))
+        if skipped:
+            warnings.warn(
+                f"RealNVPModel.fit skipped {skipped} training step(s) whose loss or gradient was "
+                "NaN or infinite (see the `skipped_steps` log per epoch); those steps changed "
+                "nothing. If it keeps happening, lower the learning rate or check the data.",
+                stacklevel=2,
+            )
+        return history
 
     def test_step(self, data):
         return _reducible_across_workers(super().test_step(data))
@@ -244,15 +339,15 @@ class RealNVPModel(keras.Model):
         if isinstance(batches, tf.data.Dataset):
             batches = strategy.experimental_distribute_dataset(batches)
 
-        @tf.function
-        def update(x):
-            strategy.run(lambda x: self(x, training=True), args=(x,))
-
+        if self._refresh_function is None:  # traced once per model
+            self._refresh_function = tf.function(
+                lambda x: strategy.run(lambda x: self(x, training=True), args=(x,))
+            )
         count = 0
         for x in batches:
             if count == steps:
                 break
-            update(x)
+            self._refresh_function(x)
             count += 1
         return count
 
@@ -317,6 +412,23 @@ class RealNVPModel(keras.Model):
         )
         archive.write_out(filepath, verbose=bool(verbose))
         return archive
+
+
+def _domain(logit_alpha):
+    """The open interval of x where log p(x) is finite: (0, 1) widened by the logit's margin.
+
+    LogitPreprocess maps x to logit(alpha + (1 - 2 alpha) x), finite for x in
+    (-alpha / (1 - 2 alpha), 1 + alpha / (1 - 2 alpha)); samples of the flow fill it.
+    Without preprocessing the flow is defined everywhere.
+    """
+    if logit_alpha is None:
+        return -float("inf"), float("inf")
+    margin = logit_alpha / (1 - 2 * logit_alpha)
+    return -margin, 1 + margin
+
+
+def _num_replicas(dtype):
+    return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, dtype)
 
 
 def _reducible_across_workers(logs):

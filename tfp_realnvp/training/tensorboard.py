@@ -60,17 +60,15 @@ class SampleGrid(keras.callbacks.Callback):
         self._latents = None
 
     def latents(self):
-        """The fixed latents [num_samples, H, W, C], drawn on first use."""
+        """The fixed latents [num_samples, H, W, C] (the model's base distribution), drawn once."""
         if self._latents is None:
-            shape = (self.num_samples, *self.model.event_shape)
-            noise = np.random.default_rng(self.seed).standard_normal(shape)
-            self._latents = noise * self.temperature
+            base = self.model.base_distribution(self.temperature)
+            self._latents = base.sample(self.num_samples, seed=(0, self.seed)).numpy()
         return self._latents
 
     def grid(self):
         """The current sample grid: uint8 [H', W', C']."""
-        latents = tf.constant(self.latents(), dtype=self.model.flow.dtype)
-        return image_grid(self.model.decode(latents).numpy(), num_bins=self.model.num_bins)
+        return image_grid(self.model.decode(self.latents()).numpy(), num_bins=self.model.num_bins)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:

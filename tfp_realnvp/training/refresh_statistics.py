@@ -1,0 +1,37 @@
+"""Fresh batch-norm statistics for every evaluation during training."""
+
+import keras
+
+# Batches per refresh: the old moving averages then weigh 0.9^50 = 0.5% (momentum 0.9).
+DEFAULT_REFRESH_STEPS = 50
+
+
+class RefreshBatchNormStatistics(keras.callbacks.Callback):
+    """Re-estimates the moving batch-norm statistics before each validation of `fit`.
+
+    The moving averages trail weights that keep changing, so a validation with them reports a
+    distorted held-out bits/dim (on MNIST, 0.5 bits/dim too high at the end of training).
+    Before every evaluation this runs `steps` training batches through the model in training
+    mode, without a gradient step (`RealNVPModel.refresh_batch_norm_statistics`): the weights
+    stay as they are, only the statistics catch up. End-of-epoch callbacks that come after the
+    validation (checkpoints, sample grids) then also see refreshed statistics.
+
+    Cost: `steps` forward passes per validation, about a third of as many training steps.
+
+    Args:
+      batches: a `tf.data.Dataset` of training image batches; read as one endless stream.
+      steps: batches per refresh.
+    """
+
+    def __init__(self, batches, steps=DEFAULT_REFRESH_STEPS):
+        super().__init__()
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+            raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
+        self.batches = batches
+        self.steps = steps
+        self._iterator = None
+
+    def on_test_begin(self, logs=None):
+        if self._iterator is None:  # one iterator: a shuffle buffer is filled once
+            self._iterator = iter(self.batches.repeat())
+        self.model.refresh_batch_norm_statistics(self._iterator, steps=self.steps)
