@@ -11,12 +11,14 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfp_realnvp", "tfp_realnvp.*"]),
+    # Checked with these versions; the private TFP / Keras APIs the package uses are listed in
+    # COMPATIBILITY.md, and tests/test_private_apis.py fails by name if an upgrade removes one.
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorflow-probability>=0.25,<0.26",
         # TFP 0.25 imports Keras 2 (tf_keras) at import time, although nothing here uses it.
         "tf-keras>=2.21,<2.22",
-        "keras>=3.10",
+        "keras>=3.10,<4",
         # TensorFlow 2.21 no longer installs TensorBoard, which the training callbacks write for.
         "tensorboard>=2.21,<2.22",
         "tensorflow-datasets>=4.9",

@@ -1,0 +1,39 @@
+"""The private TFP and Keras APIs listed in COMPATIBILITY.md are still there, as used."""
+
+import inspect
+
+import keras
+import pytest
+import tensorflow as tf
+
+
+def _missing(name):
+    return f"private API {name} changed or is gone: see COMPATIBILITY.md and replace it"
+
+
+def test_tfp_bijector_cache_with_greedy_attributes():
+    try:
+        from tensorflow_probability.python.internal import cache_util
+
+        parameters = inspect.signature(cache_util.BijectorCacheWithGreedyAttrs).parameters
+    except (ImportError, AttributeError):
+        pytest.fail(_missing("tensorflow_probability...cache_util.BijectorCacheWithGreedyAttrs"))
+    assert {"forward_name", "inverse_name"} <= set(parameters), _missing(
+        "BijectorCacheWithGreedyAttrs(forward_name=, inverse_name=)"
+    )
+
+
+def test_tf_module_flatten_with_a_predicate():
+    module = tf.Module()
+    module.layer = keras.layers.Dense(1)
+    flatten = getattr(module, "_flatten", None)
+    assert flatten is not None, _missing("tf.Module._flatten")
+    found = list(flatten(predicate=lambda value: isinstance(value, keras.layers.Layer)))
+    assert found == [module.layer], _missing("tf.Module._flatten(predicate=...)")
+
+
+def test_keras_tensorboard_counts_batches_in_global_train_batch():
+    source = inspect.getsource(keras.callbacks.TensorBoard)
+    assert "self._global_train_batch += 1" in source, _missing(
+        "keras.callbacks.TensorBoard._global_train_batch"
+    )
