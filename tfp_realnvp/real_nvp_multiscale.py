@@ -1,5 +1,7 @@
 """The whole multi-scale Real NVP flow as one TFP bijector."""
 
+from collections.abc import Callable, Sequence
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -145,30 +147,30 @@ class RealNVPMultiScale(FlowBijector):
 
     def __init__(
         self,
-        event_shape,
+        event_shape: Sequence[int],
         *,
-        num_scales=2,
-        num_res_blocks=8,
-        num_filters=64,
-        coupling="affine",
-        spline_bins=8,
-        conditioner_fn=None,
-        squeeze_order="space_to_depth",
-        normalization="batch_norm",
-        channel_mixing=None,
-        split_prior="standard",
-        logit_alpha=0.05,
-        use_batch_norm=None,
-        batch_norm_momentum=0.9,
-        batch_norm_epsilon=1e-4,
-        batch_norm_statistics="batch",
-        l2_regularization=5e-5,
-        memory_saving_gradients=False,
-        network_dtype_policy=None,
-        validate_args=False,
-        dtype=tf.float32,
-        name="real_nvp_multiscale",
-    ):
+        num_scales: int = 2,
+        num_res_blocks: int = 8,
+        num_filters: int = 64,
+        coupling: str = "affine",
+        spline_bins: int = 8,
+        conditioner_fn: Callable[..., keras.layers.Layer] | None = None,
+        squeeze_order: str = "space_to_depth",
+        normalization: str | None = "batch_norm",
+        channel_mixing: str | None = None,
+        split_prior: str = "standard",
+        logit_alpha: float | None = 0.05,
+        use_batch_norm: bool | None = None,
+        batch_norm_momentum: float = 0.9,
+        batch_norm_epsilon: float = 1e-4,
+        batch_norm_statistics: str = "batch",
+        l2_regularization: float = 5e-5,
+        memory_saving_gradients: bool = False,
+        network_dtype_policy: str | keras.DTypePolicy | None = None,
+        validate_args: bool = False,
+        dtype: tf.DType | str = tf.float32,
+        name: str = "real_nvp_multiscale",
+    ) -> None:
         parameters = dict(locals())
         event_shape = _checked_event_shape(event_shape, num_scales)
         for arg_name, value, minimum in (
@@ -351,12 +353,12 @@ class RealNVPMultiScale(FlowBijector):
     # -- the map --------------------------------------------------------------------------------
 
     @property
-    def event_shape(self):
+    def event_shape(self) -> list[int]:
         """[H, W, C] of the images (and of the latents)."""
         return list(self._event_shape)
 
     @property
-    def num_scales(self):
+    def num_scales(self) -> int:
         return self._num_scales
 
     def _inverse_and_log_det(self, x, training=False):
@@ -367,7 +369,7 @@ class RealNVPMultiScale(FlowBijector):
         check_event_shape(z, self._event_shape, "z", self.name)
         return self._flow._forward_and_log_det(z, training=training)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         """The constructor's arguments but `name`, JSON-friendly: `from_config` rebuilds the flow.
 
         A `conditioner_fn` is stored the Keras way (`keras.saving.serialize_keras_object`), so
@@ -389,7 +391,7 @@ class RealNVPMultiScale(FlowBijector):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict) -> "RealNVPMultiScale":
         """The flow of `get_config()`'s dict (its weights are new)."""
         config = dict(config)
         if isinstance(config.get("conditioner_fn"), dict):
@@ -398,14 +400,14 @@ class RealNVPMultiScale(FlowBijector):
             )
         return cls(**config)
 
-    def regularization_loss(self):
+    def regularization_loss(self) -> tf.Tensor:
         """The L2 penalty on weight-norm magnitudes and coupling scales (0 if none): a scalar."""
         losses = [loss for layer in self.keras_layers for loss in layer.losses]
         return tf.add_n(losses) if losses else tf.zeros([], self.dtype)
 
     # -- latents per scale ----------------------------------------------------------------------
 
-    def latent_shapes(self):
+    def latent_shapes(self) -> list[list[int]]:
         """The event shape of each scale's part of the latent, first scale first."""
         height, width, channels = self._event_shape
         shapes = []
@@ -415,7 +417,7 @@ class RealNVPMultiScale(FlowBijector):
         shapes.append([height, width, channels])
         return shapes
 
-    def split_latents(self, z):
+    def split_latents(self, z: tf.Tensor) -> list[tf.Tensor]:
         """Splits latents [..., H, W, C] into one part per scale (`latent_shapes()`).
 
         Scale l's part is what that scale factored out (the last scale's, what reached it):
@@ -431,7 +433,7 @@ class RealNVPMultiScale(FlowBijector):
         parts.append(z)
         return parts
 
-    def merge_latents(self, parts):
+    def merge_latents(self, parts: Sequence[tf.Tensor]) -> tf.Tensor:
         """The inverse of `split_latents`: one latent [..., H, W, C] from the parts per scale."""
         if len(parts) != self._num_scales:
             raise ValueError(

@@ -1,5 +1,7 @@
 """NICE's additive coupling layer with a binary mask: a shift only, volume preserving."""
 
+import keras
+import numpy as np
 import tensorflow as tf
 
 from tfp_realnvp.bijectors.masked_coupling import MaskedCoupling
@@ -40,13 +42,13 @@ class MaskedAdditiveCoupling(MaskedCoupling):
 
     def __init__(
         self,
-        keep_mask,
-        conditioner,
+        keep_mask: np.ndarray,
+        conditioner: keras.layers.Layer,
         *,
-        validate_args=False,
-        dtype=tf.float32,
-        name="masked_additive_coupling",
-    ):
+        validate_args: bool = False,
+        dtype: tf.DType | str = tf.float32,
+        name: str = "masked_additive_coupling",
+    ) -> None:
         parameters = dict(locals())
         super().__init__(
             keep_mask,

@@ -1,6 +1,7 @@
 """Real NVP's affine coupling layer with a binary mask."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -51,15 +52,15 @@ class MaskedAffineCoupling(MaskedCoupling):
 
     def __init__(
         self,
-        keep_mask,
-        conditioner,
+        keep_mask: np.ndarray,
+        conditioner: keras.layers.Layer,
         *,
-        initial_scale=1.0,
-        scale_regularizer=None,
-        validate_args=False,
-        dtype=tf.float32,
-        name="masked_affine_coupling",
-    ):
+        initial_scale: float = 1.0,
+        scale_regularizer: keras.regularizers.Regularizer | str | None = None,
+        validate_args: bool = False,
+        dtype: tf.DType | str = tf.float32,
+        name: str = "masked_affine_coupling",
+    ) -> None:
         parameters = dict(locals())
         self._log_scale = TanhScale(
             initial_scale,

@@ -1,5 +1,6 @@
 """The coupling layer: kept units pass through and parametrise an elementwise map of the others."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -53,14 +54,14 @@ class MaskedCoupling(FlowBijector):
 
     def __init__(
         self,
-        keep_mask,
-        conditioner,
+        keep_mask: np.ndarray,
+        conditioner: keras.layers.Layer,
         *,
-        validate_args=False,
-        dtype=tf.float32,
-        name="masked_coupling",
-        parameters=None,
-    ):
+        validate_args: bool = False,
+        dtype: tf.DType | str = tf.float32,
+        name: str = "masked_coupling",
+        parameters: dict | None = None,
+    ) -> None:
         parameters = dict(locals()) if parameters is None else parameters
         keep_mask = np.asarray(keep_mask)
         if keep_mask.ndim != IMAGE_EVENT_NDIMS:
@@ -103,7 +104,7 @@ class MaskedCoupling(FlowBijector):
     def event_shape(self):
         return list(self._event_shape)
 
-    def network_output(self, kept, training=False):
+    def network_output(self, kept: tf.Tensor, training: bool = False) -> tf.Tensor:
         """NN(b*x): the conditioner's output [..., H, W, P*C] for the kept units `kept` = b*x."""
         check_event_shape(kept, self._event_shape, "x", self.name)
         # Keras convolutions take one batch axis: fold any batch shape into it and back.
@@ -119,17 +120,21 @@ class MaskedCoupling(FlowBijector):
             )
         return tf.reshape(flat, tf.concat([tf.shape(kept)[:-1], [width]], axis=0))
 
-    def masked(self, kept_value, new_value, log_derivative):
+    def masked(
+        self, kept_value: tf.Tensor, new_value: tf.Tensor, log_derivative: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """(b*kept_value + (1-b)*new_value, sum((1-b) * log_derivative)) over each event."""
         value = tf.where(self._keep_bool, kept_value, new_value)
         zero = tf.zeros([], log_derivative.dtype)
         log_det = tf.reduce_sum(tf.where(self._keep_bool, zero, log_derivative), axis=_EVENT_AXES)
         return value, log_det
 
-    def transform(self, x, params):
+    def transform(self, x: tf.Tensor, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """f given the network's output: (z, log|det dz/dx|) with the batch shape."""
         raise NotImplementedError
 
-    def untransform(self, z, params):
+    def untransform(self, z: tf.Tensor, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """g given the network's output: (x, log|det dx/dz|) with the batch shape."""
         raise NotImplementedError
 
     def _inverse_and_log_det(self, x, training=False):

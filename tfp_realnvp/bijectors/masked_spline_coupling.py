@@ -2,6 +2,8 @@
 
 import math
 
+import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -61,15 +63,15 @@ class MaskedSplineCoupling(MaskedCoupling):
 
     def __init__(
         self,
-        keep_mask,
-        conditioner,
+        keep_mask: np.ndarray,
+        conditioner: keras.layers.Layer,
         *,
-        num_bins=8,
-        bound=3.0,
-        validate_args=False,
-        dtype=tf.float32,
-        name="masked_spline_coupling",
-    ):
+        num_bins: int = 8,
+        bound: float = 3.0,
+        validate_args: bool = False,
+        dtype: tf.DType | str = tf.float32,
+        name: str = "masked_spline_coupling",
+    ) -> None:
         parameters = dict(locals())
         if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 2:
             raise ValueError(f"`num_bins` must be an integer >= 2; got num_bins={num_bins!r}.")

@@ -43,7 +43,12 @@ class RecomputedCoupling(FlowBijector):
       name: name of the bijector.
     """
 
-    def __init__(self, coupling, validate_args=False, name="recomputed_coupling"):
+    def __init__(
+        self,
+        coupling: MaskedCoupling,
+        validate_args: bool = False,
+        name: str = "recomputed_coupling",
+    ) -> None:
         parameters = dict(locals())
         if not isinstance(coupling, MaskedCoupling):
             raise TypeError(
