@@ -77,11 +77,12 @@ def flow_kwargs(dataset, option, architecture_override=None):
     from tfp_realnvp.cli.arguments import architecture
     from tfp_realnvp.data import image_shape
 
-    num_scales, num_res_blocks, num_filters = architecture(dataset)
+    shape = list(image_shape(dataset))
+    num_scales, num_res_blocks, num_filters = architecture(dataset, shape)
     kwargs = dict(num_scales=num_scales, num_res_blocks=num_res_blocks, num_filters=num_filters)
     kwargs.update(architecture_override or {})
     kwargs.update(option)
-    return dict(event_shape=list(image_shape(dataset)), **kwargs)
+    return dict(event_shape=shape, **kwargs)
 
 
 def check_options(options, datasets, architecture_override=None):
@@ -215,6 +216,11 @@ def main(argv=None):
     )
     parser.add_argument("--data-dir", default=os.path.expanduser("~/tensorflow_datasets"))
     parser.add_argument("--out", default=None, help="path prefix of the .json, .png and .md")
+    parser.add_argument(
+        "--architecture",
+        default=None,
+        help="JSON dict overriding the CLI's num_scales / num_res_blocks / num_filters",
+    )
     parser.add_argument("--quick", action="store_true", help="paper's model, tiny, seconds")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)  # one run (internal)
     args = parser.parse_args(argv)
@@ -225,7 +231,7 @@ def main(argv=None):
     quick = QUICK if args.quick else {}
     options = json.loads(args.options) if args.options else quick.get("options", OPTIONS)
     datasets = args.datasets.split(",")
-    architecture = quick.get("architecture")
+    architecture = json.loads(args.architecture) if args.architecture else quick.get("architecture")
     check_options(options, datasets, architecture)
     out = Path(
         args.out
