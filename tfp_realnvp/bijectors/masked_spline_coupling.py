@@ -98,11 +98,13 @@ class MaskedSplineCoupling(MaskedCoupling):
         return self._bound
 
     def splines(self, params):
-        """The splines of every unit, a `tfb.RationalQuadraticSpline`, from the network's output."""
-        per_unit = tf.reshape(
-            params,
-            tf.concat([tf.shape(params)[:-1], [-1, self.params_per_unit]], axis=0),
-        )
+        """Every unit's spline, one per row: a `tfb.RationalQuadraticSpline` of batch shape [N].
+
+        `params` [..., H, W, P*C] holds N = (units) x P numbers; row n is the unit at position n
+        of the flattened [..., H, W, C] tensor. (Flat rows also keep every op within oneDNN's
+        limit of 5 dimensions.)
+        """
+        per_unit = tf.reshape(params, [-1, self.params_per_unit])
         k = self._num_bins
         raw_widths, raw_heights, raw_slopes = tf.split(per_unit, [k, k, k - 1], axis=-1)
         span = 2.0 * self._bound
@@ -113,9 +115,13 @@ class MaskedSplineCoupling(MaskedCoupling):
         return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-self._bound)
 
     def transform(self, x, params):
-        spline = self.splines(params)
-        return self.masked(x, spline.forward(x), spline.forward_log_det_jacobian(x, 0))
+        spline, units = self.splines(params), tf.reshape(x, [-1])
+        z = tf.reshape(spline.forward(units), tf.shape(x))
+        log_derivative = tf.reshape(spline.forward_log_det_jacobian(units, 0), tf.shape(x))
+        return self.masked(x, z, log_derivative)
 
     def untransform(self, z, params):
-        spline = self.splines(params)
-        return self.masked(z, spline.inverse(z), spline.inverse_log_det_jacobian(z, 0))
+        spline, units = self.splines(params), tf.reshape(z, [-1])
+        x = tf.reshape(spline.inverse(units), tf.shape(z))
+        log_derivative = tf.reshape(spline.inverse_log_det_jacobian(units, 0), tf.shape(z))
+        return self.masked(z, x, log_derivative)
