@@ -130,3 +130,18 @@ def test_images_beside_class_folders_are_refused(tmp_path):
     Image.fromarray(images[1]).save(tmp_path / "stray.png")
     with pytest.raises(ValueError, match=r"images directly or in one sub-folder per class, not b"):
         data.load(tmp_path, split="train", batch_size=2)
+
+
+def test_jpeg_files_are_read_as_well(tmp_path):
+    images, _ = class_images(4)
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / f"{index}.{('jpg', 'JPEG')[index % 2]}", quality=95)
+    info = data.dataset_info(tmp_path)
+    assert info.image_shape == (8, 8, 3)
+    x = np.concatenate(
+        list(data.load(tmp_path, split="train", batch_size=8, noise_seed=0, training=False))
+    )
+    assert x.shape == (3, 8, 8, 3)
+    decoded = np.stack([np.asarray(Image.open(p)) for p in sorted(tmp_path.iterdir())])
+    # TensorFlow's and PIL's JPEG decoders (chroma upsampling) differ by a few levels.
+    assert np.abs(np.floor(x * 256) - decoded[held_out_split(4)[0]]).max() <= 8

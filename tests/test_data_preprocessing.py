@@ -10,6 +10,7 @@ from tfp_realnvp.data.preprocessing import (
     check_square,
     crop_celeb_a,
     resize_shortest_side,
+    resize_to_fill,
     resize_uint8,
 )
 
@@ -140,3 +141,14 @@ def test_augment_is_a_function_of_its_seed():
     a = augment(image, tf.constant([4, 2]), training=True, crop_size=64, flip=True)
     b = augment(image, tf.constant([4, 2]), training=True, crop_size=64, flip=True)
     np.testing.assert_array_equal(a, b)
+
+
+def test_resize_to_fill_crops_the_central_window_of_the_target_aspect():
+    tall = np.zeros((12, 6, 1), np.uint8)
+    tall[3:9] = 90  # the central 6x6 window of a 12x6 image
+    np.testing.assert_array_equal(resize_to_fill(tf.constant(tall), 2, 2), np.full((2, 2, 1), 90))
+    wide = np.zeros((4, 12, 1), np.uint8)
+    wide[:, 4:8] = 50  # the central 4x4 window of a 4x12 image
+    np.testing.assert_array_equal(resize_to_fill(tf.constant(wide), 4, 4), np.full((4, 4, 1), 50))
+    image = np.random.default_rng(0).integers(0, 256, (6, 10, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(resize_to_fill(tf.constant(image), 6, 10), image)  # unchanged

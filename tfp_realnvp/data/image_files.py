@@ -9,6 +9,7 @@ are then decoded by tf.data (``tf.io.decode_image``) each time they are read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,6 @@ def scan_image_folder(folder: Path) -> ImageFolder:
       ValueError: images both directly in the folder and in sub-folders, or a file PIL cannot
         read (named).
     """
-    from PIL import Image  # a dependency; imported here as only image folders need it
-
     direct = image_paths(folder)
     classes = sorted(sub for sub in folder.iterdir() if sub.is_dir() and image_paths(sub))
     if direct and classes:
@@ -109,14 +108,8 @@ def scan_image_folder(folder: Path) -> ImageFolder:
         labels = np.array([i for i, sub in enumerate(classes) for _ in image_paths(sub)], np.int64)
     sizes, grey = [], True
     for path in files:
-        try:
-            with Image.open(path) as image:
-                size, mode = (image.height, image.width), image.mode
-                image.verify()
-        except Exception as error:  # PIL raises many types; any of them means unreadable
-            raise ValueError(
-                f"`source` image {str(path)!r} cannot be read: {type(error).__name__}: {error}"
-            ) from None
+        stat = path.stat()
+        size, mode = checked_header(path, stat.st_size, stat.st_mtime_ns)
         sizes.append(size)
         grey = grey and mode in GREY_MODES
     return ImageFolder(
@@ -126,3 +119,21 @@ def scan_image_folder(folder: Path) -> ImageFolder:
         sizes=tuple(sizes),
         channels=1 if grey else 3,
     )
+
+
+@functools.lru_cache(maxsize=2**20)
+def checked_header(path: Path, num_bytes: int, mtime_ns: int) -> tuple[tuple[int, int], str]:
+    """((height, width), PIL mode) of an image file that PIL verified; ``ValueError`` naming it
+    if PIL cannot read it. Cached per version of the file (its size and modification time), as
+    a folder is scanned once for its description and once per split."""
+    from PIL import Image  # a dependency; imported here as only image folders need it
+
+    try:
+        with Image.open(path) as image:
+            size, mode = (image.height, image.width), image.mode
+            image.verify()
+    except Exception as error:  # PIL raises many types; any of them means unreadable
+        raise ValueError(
+            f"`source` image {str(path)!r} cannot be read: {type(error).__name__}: {error}"
+        ) from None
+    return size, mode

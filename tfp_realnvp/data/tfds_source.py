@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError
 
+from tfp_realnvp.data.arrays import array_source_kind
 from tfp_realnvp.data.errors import DatasetNotAvailableError, how_to_provide, one_line
 from tfp_realnvp.data.registry import DatasetInfo
 
@@ -167,10 +168,15 @@ def _checksum_message(found, info: DatasetInfo, manual_dir: Path) -> str:
                     f"{url_info.filename} (sha256 {digest[:12]}..., official "
                     f"{url_info.checksum[:12]}...)"
                 )
-    return (
+    what = (
         f"the files in `manual_dir` {str(manual_dir)!r} are not the official {info.name!r} files "
-        f"tensorflow-datasets verifies: {', '.join(differ) or 'a checksum differs'}. To read "
-        f"them without this check, pass the folder itself as `source` ({str(manual_dir)!r})."
+        f"tensorflow-datasets verifies: {', '.join(differ) or 'a checksum differs'}."
+    )
+    if array_source_kind(manual_dir) is None:  # archives only tensorflow-datasets can read
+        return f"{what} Provide the official files ({info.manual_instructions})."
+    return (
+        f"{what} To read them without this check, pass the folder itself as `source` "
+        f"({str(manual_dir)!r})."
     )
 
 
