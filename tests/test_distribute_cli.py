@@ -232,6 +232,7 @@ def test_killed_worker_and_restarted_cluster_resume_from_the_last_backup(tmp_pat
             r"--strategy multi_worker needs the TF_CONFIG environment variable, e\.g\. \{.+\}",
         ),
     ],
+    ids=["tpu", "multi_worker"],
 )
 def test_strategy_without_its_machines_fails_at_once_with_one_line(
     strategy, missing, message, tmp_path
