@@ -52,7 +52,7 @@ def main(argv=None):
 
     import tfp_realnvp
     from tfp_realnvp.cli.arguments import architecture
-    from tfp_realnvp.cli.train import REFRESH_STEPS
+    from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
     from tfp_realnvp.data import load
     from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
 
