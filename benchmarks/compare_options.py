@@ -121,9 +121,9 @@ def train_one(spec):
 
     import tfp_realnvp
     from tfp_realnvp.cli.loading import dataset_info, held_out_batches, load_batches
-    from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
     from tfp_realnvp.data import num_bins
     from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+    from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
 
     dataset, seed = spec["dataset"], spec["seed"]
     where = dict(batch_size=64, data_dir=spec["data_dir"], manual_dir=spec["manual_dir"])

@@ -52,9 +52,9 @@ def main(argv=None):
 
     import tfp_realnvp
     from tfp_realnvp.cli.arguments import architecture
-    from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
     from tfp_realnvp.data import load
     from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+    from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
 
     tf.random.set_seed(0)
     num_scales, num_res_blocks, num_filters = architecture("mnist")
