@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from _pictures import plt, save_figure, show_images
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 from sklearn.datasets import load_digits
 
 import tfp_realnvp
@@ -154,6 +155,9 @@ def draw_histograms(ax, bits, num_bins=40):
         weights = np.full(len(b), 1.0 / len(b))
         ax.hist(b, bins=edges, weights=weights, histtype="step", linewidth=2, label=name)
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))  # 1, 2, 5, 10, 20, 50, ...
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(xlabel="bits/dim (log scale)", ylabel="fraction of inputs")
     ax.set_title("bits/dim under the flow, per group")
     ax.legend()
