@@ -1,6 +1,7 @@
 """One benchmark configuration in its own process (so its peak RSS is its own); prints JSON.
 
-python benchmarks/worker.py --model realnvp|glow_tfp|normflows|sgemm --size small|paper
+python benchmarks/worker.py --model realnvp|glow_tfp|normflows|realnvp_torch|sgemm
+    --size small|paper
     [--variant function|xla|memory_saving|memory_saving_xla|mixed_bfloat16|eager
      |autocast_bfloat16] [--width N]
     [--repeats 5] [--phases train,log_prob,sample]
@@ -125,6 +126,21 @@ def run_tf(args, size):
     return result
 
 
+def torch_model(args, size):
+    """(model, log_prob(model, x), sample(model, n), config) of a PyTorch peer."""
+    from benchmarks import flows_torch, realnvp_torch
+
+    if args.model == "realnvp_torch":
+        model = realnvp_torch.RealNVP(
+            num_filters=size["num_filters"], num_res_blocks=size["num_res_blocks"]
+        )
+        config = {k: size[k] for k in ("num_res_blocks", "num_filters", "batch_size")}
+        return model, type(model).log_prob, type(model).sample, config
+    model = flows_torch.glow(args.width)
+    config = dict(hidden_channels=args.width, batch_size=size["batch_size"], levels=2)
+    return model, flows_torch.log_prob, flows_torch.sample, dict(config, steps_per_level=5)
+
+
 def run_torch(args, size):
     threads = configure_torch_threads()
     import torch
@@ -133,7 +149,7 @@ def run_torch(args, size):
 
     torch.manual_seed(0)
     batch = size["batch_size"]
-    model = flows_torch.glow(args.width)
+    model, model_log_prob, model_sample, config = torch_model(args, size)
     pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     # autocast_bfloat16: PyTorch's mixed precision on the CPU (bfloat16 where it is safe).
@@ -142,10 +158,12 @@ def run_torch(args, size):
         model=args.model,
         variant=args.variant if autocast else "eager",
         framework=f"PyTorch {torch.__version__}",
-        config=dict(hidden_channels=args.width, batch_size=batch, levels=2, steps_per_level=5),
+        config=config,
         threads=threads,
         parameters=flows_torch.num_parameters(model),
-        flops_per_image=flows_torch.conv_flops(model, pixels),
+        flops_per_image=flows_torch.conv_flops(
+            model, lambda: model_log_prob(model, flows_torch.dequantise(pixels)), batch
+        ),
     )
     result["sample_flops_per_image"] = result["flops_per_image"]
     phases = args.phases.split(",")
@@ -158,7 +176,7 @@ def run_torch(args, size):
         model.train()
         optimizer.zero_grad(set_to_none=True)
         with precision():
-            loss = -flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().mean()
+            loss = -model_log_prob(model, flows_torch.dequantise(pixels)).float().mean()
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -166,12 +184,12 @@ def run_torch(args, size):
     def log_prob():
         model.eval()
         with torch.no_grad(), precision():
-            return flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().numpy()
+            return model_log_prob(model, flows_torch.dequantise(pixels)).float().numpy()
 
     def sample():
         model.eval()
         with torch.no_grad(), precision():
-            return flows_torch.sample(model, batch).float().numpy()
+            return model_sample(model, batch).float().numpy()
 
     if "train" in phases:
         result["train"] = _timed(train_step, args.repeats)
@@ -221,7 +239,9 @@ def run_sgemm(args):
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--model", required=True, choices=["realnvp", "glow_tfp", "normflows", "sgemm"]
+        "--model",
+        required=True,
+        choices=["realnvp", "glow_tfp", "normflows", "realnvp_torch", "sgemm"],
     )
     parser.add_argument("--size", default="small", choices=sorted(SIZES))
     parser.add_argument("--variant", default="function")
@@ -232,7 +252,7 @@ def main(argv=None):
     size = SIZES[args.size]
     if args.model == "sgemm":
         result = run_sgemm(args)
-    elif args.model == "normflows":
+    elif args.model in ("normflows", "realnvp_torch"):
         result = run_torch(args, size)
     else:
         result = run_tf(args, size)

@@ -173,7 +173,9 @@ def test_torch_flops_count_the_glow_networks():
 
     model = flows_torch.glow(8)
     pixels = torch.zeros((2, 3, 32, 32), dtype=torch.uint8)
-    flops = flows_torch.conv_flops(model, pixels)
+    flops = flows_torch.conv_flops(
+        model, lambda: flows_torch.log_prob(model, flows_torch.dequantise(pixels)), 2
+    )
     # Each GlowBlock's network: 3x3 (C/2 -> 8), 1x1 (8 -> 8), 3x3 (8 -> C) at its resolution.
     level = lambda hw, c: 2 * hw * (9 * c // 2 * 8 + 8 * 8 + 9 * 8 * c)  # noqa: E731
     assert flops == 5 * level(16 * 16, 12) + 5 * level(8 * 8, 24)
@@ -186,3 +188,80 @@ def test_results_file_is_valid_json_when_present():
         pytest.skip("no full benchmark run committed yet")
     data = json.loads(path.read_text())
     assert data["results"] and "meta" in data
+
+
+def _copy_tf_weights(flow, model):
+    """Copies a `RealNVPMultiScale`'s variables into the PyTorch peer, by the TF layer names."""
+    import torch
+
+    values = {v.name.split("/", 1)[1].split(":")[0]: v.numpy() for v in flow.variables}
+
+    def assign(parameter, value):
+        with torch.no_grad():
+            parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)).reshape(parameter.shape))
+
+    def conv(module, prefix):
+        weights = module.parametrizations.weight
+        assign(weights.original1, values[f"{prefix}/direction"].transpose(3, 2, 0, 1))
+        assign(weights.original0, values[f"{prefix}/magnitude"])
+        assign(module.bias, values[f"{prefix}/bias"])
+
+    def norm(module, prefix):
+        if module.affine:
+            assign(module.weight, values[f"{prefix}/gamma"])
+            assign(module.bias, values[f"{prefix}/beta"])
+        assign(module.running_mean, values[f"{prefix}/moving_mean"])
+        assign(module.running_var, values[f"{prefix}/moving_variance"])
+
+    scale, index = model.flow, 0
+    while scale is not None:
+        kinds = [("checkerboard", scale.checkerboard), ("channel", scale.channel)]
+        for kind, couplings in kinds:
+            for i, coupling in enumerate(couplings):
+                name = f"scale_{index}_{kind}_{i}"
+                net, prefix = coupling.net, f"{name}/{name}_network"
+                norm(net.input_norm, f"{prefix}/input_norm")
+                norm(net.output_norm, f"{prefix}/output_norm")
+                for layer in ("input_conv", "input_skip", "output_conv"):
+                    conv(getattr(net, layer), f"{prefix}/{layer}")
+                for k, (block, skip) in enumerate(zip(net.blocks, net.block_skips, strict=True)):
+                    conv(skip, f"{prefix}/block_skip_{k}")
+                    for part in ("conv_1", "conv_2"):
+                        conv(getattr(block, part), f"{prefix}/block_{k}/{part}")
+                    for part in ("norm_1", "norm_2"):
+                        norm(getattr(block, part), f"{prefix}/block_{k}/{part}")
+                assign(coupling.scale, values[f"{name}/log_scale/scale"])
+                moments = f"{name}_batch_norm/moments"
+                assign(coupling.moving_mean, values[f"{moments}/moving_mean"])
+                assign(coupling.moving_variance, values[f"{moments}/moving_variance"])
+        scale, index = scale.next, index + 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch: benchmark extra")
+def test_torch_realnvp_is_the_same_function_as_the_package_flow():
+    """With the TF flow's weights, the PyTorch peer gives the same log p(x): same architecture."""
+    import torch
+    from flow_cases import perturb
+
+    import tfp_realnvp
+    from benchmarks import flows_torch, realnvp_torch
+
+    flow = tfp_realnvp.RealNVPMultiScale([8, 8, 3], num_scales=2, num_res_blocks=1, num_filters=4)
+    dist = flows_tf.tfd.TransformedDistribution(
+        flows_tf.tfd.Sample(flows_tf.tfd.Normal(0.0, 1.0), [8, 8, 3]), flow
+    )
+    x = np.random.default_rng(1).uniform(0.01, 0.99, size=[6, 8, 8, 3]).astype(np.float32)
+    perturb(flow)
+    dist.log_prob(x, bijector_kwargs={"training": True})  # moves the moving statistics
+    model = realnvp_torch.RealNVP((3, 8, 8), num_scales=2, num_filters=4, num_res_blocks=1)
+    assert flows_torch.num_parameters(model) == flows_tf.num_parameters(dist)
+    _copy_tf_weights(flow, model)
+    x_torch = torch.from_numpy(x.transpose(0, 3, 1, 2))
+    with torch.no_grad():
+        for training in (False, True):
+            model.train(training)
+            expected = dist.log_prob(x, bijector_kwargs={"training": training}).numpy()
+            np.testing.assert_allclose(model.log_prob(x_torch).numpy(), expected, rtol=1e-4)
+        model.eval()  # and its sampling direction inverts it
+        y = torch.logit(x_torch)
+        np.testing.assert_allclose(model.flow.g(model.flow.f(y)[0]).numpy(), y.numpy(), atol=1e-4)
