@@ -73,13 +73,7 @@ def run_tf(args, size):
     pixels = flows_tf.fixed_pixels(batch)
     train_step = flows_tf.training_step(dist, train_kwargs, jit_compile=jit)
 
-    @tf.function(jit_compile=jit)
-    def log_prob(pixels):
-        return dist.log_prob(flows_tf.dequantise(pixels))
-
-    @tf.function(jit_compile=jit)
-    def sample():
-        return dist.sample(batch)
+    log_prob, sample = flows_tf.inference_functions(dist, batch, jit_compile=jit)
 
     result = dict(
         model=args.model,
@@ -151,7 +145,6 @@ def run_torch(args, size):
     batch = size["batch_size"]
     model, model_log_prob, model_sample, config = torch_model(args, size)
     pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     # autocast_bfloat16: PyTorch's mixed precision on the CPU (bfloat16 where it is safe).
     autocast = args.variant == "autocast_bfloat16"
     result = dict(
@@ -169,41 +162,21 @@ def run_torch(args, size):
     phases = args.phases.split(",")
     result["rss_before_bytes"] = rss_bytes()
 
-    def precision():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
-
-    def train_step():
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        with precision():
-            loss = -model_log_prob(model, flows_torch.dequantise(pixels)).float().mean()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def log_prob():
-        model.eval()
-        with torch.no_grad(), precision():
-            return model_log_prob(model, flows_torch.dequantise(pixels)).float().numpy()
-
-    def sample():
-        model.eval()
-        with torch.no_grad(), precision():
-            return model_sample(model, batch).float().numpy()
-
+    calls = flows_torch.phase_calls(model, model_log_prob, model_sample, pixels, autocast)
     if "train" in phases:
-        result["train"] = _timed(train_step, args.repeats)
+        result["train"] = _timed(calls["train"], args.repeats)
         result["train_peak_rss_bytes"] = peak_rss_bytes()
-    if "log_prob" in phases:
-        result["log_prob"] = _timed(log_prob, args.repeats)
-    if "sample" in phases:
-        result["sample"] = _timed(sample, args.repeats)
+    for phase in ("log_prob", "sample"):
+        if phase in phases:
+            result[phase] = _timed(calls[phase], args.repeats)
     result["peak_rss_bytes"] = peak_rss_bytes()
     return result
 
 
 def run_sgemm(args):
-    """float32 matmul on 2 threads: numpy (OpenBLAS) and torch at 2048, TF at 1024-4096."""
+    """Matmul on 2 threads: float32 numpy (OpenBLAS) and torch at 2048, TF at 1024-4096; and
+    bfloat16 (TF at 2048 and 4096, torch at 2048). Peaks: `peak_gflops` (float32) and
+    `peak_bfloat16_gflops`."""
     threads = configure_threads()
     import numpy as np
     import tensorflow as tf
@@ -220,19 +193,32 @@ def run_sgemm(args):
             lambda ta=ta: matmul(ta, ta).numpy(), warmup=3, repeats=10
         )
         result[f"tensorflow_{n}"]["n"] = n
+    # bfloat16 matmul (AMX / AVX512-BF16 where the CPU has them): the peak that mixed-precision
+    # rows are measured against.
+    for n in (2048, 4096):
+        tb = tf.cast(tf.constant(rng.standard_normal((n, n), dtype=np.float32)), tf.bfloat16)
+        result[f"tensorflow_bfloat16_{n}"] = timed_calls(
+            lambda tb=tb: matmul(tb, tb).numpy(), warmup=3, repeats=10
+        )
+        result[f"tensorflow_bfloat16_{n}"]["n"] = n
     configure_torch_threads()
     import torch
 
     pa = torch.from_numpy(a)
     result["torch_2048"] = timed_calls(lambda: pa @ pa, warmup=3, repeats=10)
     result["torch_2048"]["n"] = 2048
+    pb = pa.to(torch.bfloat16)
+    result["torch_bfloat16_2048"] = timed_calls(lambda: pb @ pb, warmup=3, repeats=10)
+    result["torch_bfloat16_2048"]["n"] = 2048
     keys = [k for k in result if k.split("_")[0] in ("numpy", "tensorflow", "torch")]
     for key in keys:
         n = result[key]["n"]
         result[key]["gflops"] = 2 * n**3 / result[key]["median_s"] / 1e9
         result[key].pop("all_calls")
-    result["peak_gflops"] = max(result[k]["gflops"] for k in keys)
-    result["peak_of"] = max(keys, key=lambda k: result[k]["gflops"])
+    for dtype, prefix in (("float32", ""), ("bfloat16", "bfloat16_")):
+        of_dtype = [k for k in keys if ("bfloat16" in k) == (dtype == "bfloat16")]
+        best = max(of_dtype, key=lambda k: result[k]["gflops"])
+        result[f"peak_{prefix}gflops"], result[f"peak_{prefix}of"] = result[best]["gflops"], best
     return result
 
 

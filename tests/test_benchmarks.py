@@ -91,76 +91,65 @@ def test_timed_calls_discards_disturbed_calls(monkeypatch):
     assert [c["other_cores"] > 0.15 for c in result["all_calls"]] == [True] * 2 + [False] * 3
 
 
-def _fake_result(model, variant, gflops, rss=2.0, size="paper"):
-    timing = dict(
-        median_s=1.0,
-        median_cpu_s=2.0,
-        median_cores_used=2.0,
-        images_per_s=64.0,
-        gflops=gflops,
-        clean_calls=5,
-        calls=5,
-        first_call_s=1.0,
-    )
+def _fake_result(model, variant, gflops, size="paper"):
+    timing = dict(images_per_s=64.0, gflops=gflops, clean_calls=5, calls=5, first_call_s=1.0)
     return dict(
         model=model,
         variant=variant,
         size=size,
         parameters=100,
         flops_per_image=gflops / 64 * 1e9,
-        config=dict(batch_size=64),
         train=dict(timing),
         log_prob=dict(timing),
-        sample=dict(timing),
-        train_peak_rss_bytes=rss * 2**30,
-        rss_before_bytes=2**30,
-        threads=dict(tf_intra_op=2, tf_inter_op=1),
+        train_peak_rss_bytes=1.5 * 2**30,
     )
 
 
-def test_report_states_each_target(tmp_path):
-    meta = dict(
-        machine=dict(cpu="cpu", cores=2, memory_gib=24, python="3.11"),
-        gpu="none",
-        started="t0",
-        finished="t1",
-        repeats=5,
-        load=[dict(loadavg_1min=0.1, cpu_percent=1.0)],
+def test_report_rewrites_the_tables_and_keeps_the_hand_written_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)  # no side-by-side or other result files
+    sgemm = dict(
+        model="sgemm",
+        peak_gflops=100.0,
+        peak_bfloat16_gflops=400.0,
+        tensorflow_2048=dict(gflops=100.0, clean_calls=10, calls=10, n=2048),
     )
     results = [
-        dict(
-            model="sgemm",
-            peak_gflops=100.0,
-            peak_of="tensorflow_2048",
-            tensorflow_2048=dict(
-                gflops=100.0, clean_calls=10, calls=10, n=2048, median_cpu_s=2 * 2048**3 / 150e9
-            ),
-        ),
-        _fake_result("realnvp", "function", 80.0, rss=4.0),
-        _fake_result("realnvp", "memory_saving", 60.0, rss=1.5),
-        _fake_result("normflows", "eager", 50.0),
-        _fake_result("glow_tfp", "function", 30.0),
+        sgemm,
+        _fake_result("realnvp", "function", 80.0),
+        _fake_result("realnvp", "mixed_bfloat16", 200.0),
+        _fake_result("realnvp_torch", "eager", 50.0),
     ]
-    results += [
-        dict(model="realnvp", variant=v, size="paper", phases="memory", train_peak_tensor_bytes=b)
-        for v, b in (("function", 4e9), ("memory_saving", 1e9))
-    ]
+    meta = dict(started="t0", finished="t1", load=[dict(loadavg_1min=0.5)])
     path = tmp_path / "RESULTS.md"
+    path.write_text(f"# Results\n\nHand-written reading.\n\n{report.MARKER}\n\nold table\n")
     report.write_report(meta, results, path)
     text = path.read_text()
-    # Wall-clock ratios, then the same per CPU-second (all fakes use 2 CPU-seconds per call).
-    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.60x | yes | 1.60x | yes |" in text
-    assert (
-        "| train GFLOP/s vs tfb.Glow (tf.function) | >= 2.0x | 2.67x | yes | 2.67x | yes |" in text
+    assert text.startswith("# Results\n\nHand-written reading.\n\n" + report.MARKER)
+    assert "old table" not in text
+    assert "| tensorflow | float32 | 2,048 | 100.0 | 10/10 |" in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if "| 80.0 |" in line}
+    rows.update({line.split(" | ")[1]: line for line in text.splitlines() if "| 200.0 |" in line})
+    # Each row's rate against the matmul peak of its own dtype: 80 of 100, 200 of 400.
+    assert "| 80.0 | 80% |" in rows["tf.function"]
+    assert "| 200.0 | 50% |" in rows["tf.function, mixed_bfloat16 networks"]
+    assert "Real NVP (PyTorch, same architecture) | eager | 100 | 0.8 | 64.0 |" in text
+
+
+def test_side_by_side_summary_gives_ratios_per_round_and_shares_of_the_peak():
+    from benchmarks import side_by_side
+
+    times = {"log_prob": {"tf": [1.0, 2.0, 1.0], "torch": [2.0, 3.0, 4.0], "matmul": [1, 1, 2]}}
+    contestants = dict(
+        tf=dict(flops_per_image=1e9),
+        torch=dict(flops_per_image=None),
+        matmul=dict(flops_per_call=64e9),
     )
-    assert "| train GFLOP/s vs sgemm peak | >= 70% | 80% | yes | 80% | yes |" in text
-    assert "| log_prob GFLOP/s vs normflows | >= 1.5x | 1.60x | yes | 1.60x | yes |" in text
-    assert "peak memory held by tensors vs normal (TF's allocator) | <= 50% | 25%" in text
-    assert "| memory-saving training: peak RSS of the process vs normal | <= 50% | 38%" in text
-    results[1]["train"]["gflops"] = 60.0
-    results[1]["train"]["median_cpu_s"] = 2.0 * 80 / 60
-    report.write_report(meta, results, path)
-    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.20x | NO | 1.20x | NO |" in path.read_text()
+    row = side_by_side.summary(times, contestants, batch_size=32)["log_prob"]
+    assert row["tf"]["images_per_s"] == 32.0 and row["tf"]["gflops"] == 32.0
+    assert row["torch"]["speed_vs_first"] == dict(median=0.5, min=0.25, max=2 / 3)
+    # tf ran at 32, 16, 32 GFLOP/s while the matmul ran at 64, 64, 32.
+    assert row["tf"]["share_of_matmul"] == dict(median=0.5, min=0.25, max=1.0)
+    assert "images_per_s" not in row["matmul"] and "share_of_matmul" not in row["torch"]
 
 
 @pytest.mark.skipif(

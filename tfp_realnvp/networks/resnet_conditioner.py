@@ -91,6 +91,9 @@ class ResNetConditioner(keras.layers.Layer):
             for i in range(self.num_res_blocks)
         ]
         self.output_conv = None  # its width (2C) is known at build time
+        # Inference: fold each batch norm that follows a convolution into it (the same map up
+        # to float rounding, fewer passes over the activations). False: the layers one by one.
+        self.fold_batch_norms = True
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -136,7 +139,7 @@ class ResNetConditioner(keras.layers.Layer):
         h = self.input_conv(ops.relu(h))
         skip = self.input_skip(h)
         for block, block_skip in zip(self.blocks, self.block_skips, strict=True):
-            h = block(h, training=training)
+            h = block(h, training=training, fold_batch_norm=self.fold_batch_norms)
             skip = skip + block_skip(h)
         if self.use_batch_norm:
             skip = self.output_norm(skip, training=training)
