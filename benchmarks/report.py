@@ -142,7 +142,7 @@ def model_table(results, size, sgemm):
         ("model", lambda r: NAMES[r["model"]]),
         ("compiled as", lambda r: VARIANTS.get(r.get("variant"), r.get("variant"))),
         ("parameters", lambda r: r.get("parameters")),
-        ("GFLOP/image (fwd)", lambda r: r.get("flops_per_image", 0) / 1e9),
+        ("GFLOP/image (fwd)", lambda r: fmt(r.get("flops_per_image", 0) / 1e9, 2)),
     ]
     columns += [
         (f"{phase} img/s", lambda r, p=phase: _phase(r, p, "images_per_s")) for phase in PHASES
@@ -156,7 +156,7 @@ def model_table(results, size, sgemm):
             ),
         ]
     columns += [
-        ("peak RSS, training (GiB)", lambda r: r.get("train_peak_rss_bytes", 0) / GIB),
+        ("peak RSS, training (GiB)", lambda r: fmt(r.get("train_peak_rss_bytes", 0) / GIB, 2)),
         ("trace + first call (s)", first_call),
         (
             "clean timed calls (train, log_prob, sample)",
@@ -175,8 +175,8 @@ def memory_tensor_table(results):
         ("size", lambda r: r["size"]),
         ("variant", lambda r: VARIANTS.get(r["variant"], r["variant"])),
         (
-            "peak bytes held by tensors in a step (GiB)",
-            lambda r: r["train_peak_tensor_bytes"] / GIB,
+            "peak held by tensors in a step (GiB)",
+            lambda r: fmt(r["train_peak_tensor_bytes"] / GIB, 2),
         ),
     ]
     return markdown_table(columns, rows)
@@ -226,21 +226,22 @@ def pipeline_table(records):
     return markdown_table(columns, records)
 
 
-def quality_table(summary):
-    rows = [
-        dict(key=key, value=summary[key])
-        for key in (
-            "steps",
-            "batch_size",
-            "train_seconds",
-            "wall_seconds",
-            "final_test_bits_per_dim",
-            "final_test_bits_per_dim_before_refresh",
-            "final_eval_images",
-        )
-        if key in summary
-    ]
-    return markdown_table([("quantity", lambda r: r["key"]), ("value", lambda r: r["value"])], rows)
+def key_value_table(key_header, mapping):
+    """Two columns, `key_header` and value (floats to 3 decimals); None values left out."""
+    rows = [dict(key=k, value=v) for k, v in mapping.items() if v is not None]
+    columns = [(key_header, lambda r: r["key"]), ("value", lambda r: fmt(r["value"], 3))]
+    return markdown_table(columns, rows)
+
+
+QUALITY_KEYS = (
+    "steps",
+    "batch_size",
+    "train_seconds",
+    "wall_seconds",
+    "final_test_bits_per_dim",
+    "final_test_bits_per_dim_before_refresh",
+    "final_eval_images",
+)
 
 
 # -- the generated part ------------------------------------------------------------------------
@@ -257,12 +258,20 @@ def generated_part(meta, results):
     lines = [MARKER, "", "## Measured side by side in one process (side_by_side.py)", ""]
     runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("side_by_side_*.json"))]
     lines += side_by_side_tables(runs) if runs else ["(no side_by_side_*.json yet)", ""]
-    started, finished = meta.get("started"), meta.get("finished")
-    load = ", ".join(f"{s['loadavg_1min']:.1f}" for s in meta.get("load", []))
-    lines += [
-        f"## One process per configuration (run.py, {started} to {finished}; load average {load})",
-        "",
-    ]
+    machine = meta.get("machine", {})
+    settings = dict(
+        cpu=machine.get("cpu"),
+        cores=machine.get("cores"),
+        memory_gib=machine.get("memory_gib"),
+        python=machine.get("python"),
+        gpu=meta.get("gpu"),
+        started=meta.get("started"),
+        finished=meta.get("finished"),
+        timed_calls_per_phase=meta.get("repeats"),
+        load_average_1min=", ".join(f"{s['loadavg_1min']:.1f}" for s in meta.get("load", [])),
+    )
+    lines += ["## One process per configuration (run.py)", ""]
+    lines += key_value_table("setting", settings) + [""]
     if sgemm:
         lines += ["### Matmul peaks", "", *matmul_table(sgemm), ""]
     for size, label in SIZES.items():
@@ -292,7 +301,8 @@ def generated_part(meta, results):
     quality = _json("quality_over_time.json")
     if quality:
         lines += ["## MNIST bits/dim against training time (quality_over_time.py)", ""]
-        lines += quality_table(quality["summary"])
+        summary = quality["summary"]
+        lines += key_value_table("quantity", {k: summary.get(k) for k in QUALITY_KEYS})
         lines += ["", "![bits/dim over time](results/quality_over_time.png)", ""]
     return "\n".join(lines)
 

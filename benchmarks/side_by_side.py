@@ -1,4 +1,4 @@
-"""Several models timed in one process, call by call in turn: ratios that survive a loaded machine.
+"""Several models timed call by call in turn: ratios of speed that survive a loaded machine.
 
     python benchmarks/side_by_side.py --size small --contestants tf,torch [--rounds 7]
         [--phases train,log_prob,sample] [--threads 2] [--out results/side_by_side_small.json]
@@ -12,15 +12,18 @@ Contestants (each with the same parameter count and architecture unless said oth
   matmul / matmul_bf16   a 2048 x 2048 TF matmul in float32 / bfloat16: the peak under the
                 same load, against which each round's GFLOP/s is a share
 
-On a machine that other processes share, absolute times move with their load, but in one round
-every contestant runs the same phase back to back, so each round's ratio of speeds is measured
-under (nearly) the same load. Reported: per contestant and phase the median images/s (and
+Each contestant runs in a process of its own, so that one library's threads never compete with
+another's, and this process asks them for one call at a time, in turn. On a machine that other
+processes share, absolute times move with their load, but in one round every contestant runs
+the same phase back to back, so each round's ratio of speeds is measured under (nearly) the
+same load. Reported: per contestant and phase the median images/s (and
 GFLOP/s, convolutions only, training 3x the forward) over the rounds; per round the speed
 ratio to the first contestant and the share of the matmul peak, median and range.
 """
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -104,25 +107,57 @@ CONTESTANTS = {
 TRAINING_FLOPS_FACTOR = 3  # forward + backward ~ 3x the forward's FLOPs
 
 
+class Contestant:
+    """One contestant in a process of its own (its library's threads alone there, asleep while
+    the others run); `time(phase)` runs one call of that phase there and returns its seconds."""
+
+    def __init__(self, name, size, threads):
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(name, size, threads, child), daemon=True
+        )
+        self._process.start()
+        self.flops = self._pipe.recv()  # once the model is built
+
+    def time(self, phase):
+        self._pipe.send(phase)
+        return self._pipe.recv()
+
+    def close(self):
+        self._pipe.send(None)
+        self._process.join()
+
+
+def _serve(name, size, threads, pipe):
+    if name.startswith("torch"):
+        configure_torch_threads(threads)
+    else:
+        configure_threads(threads)
+    calls = CONTESTANTS[name](size)
+    pipe.send({k: calls.get(k) for k in ("flops_per_image", "flops_per_call")})
+    while (phase := pipe.recv()) is not None:
+        start = time.perf_counter()
+        calls[phase]()
+        pipe.send(time.perf_counter() - start)
+
+
 def race(contestants, phases, rounds, log=lambda message: print(message, flush=True)):
     """{phase: {name: [seconds per round]}}: one warm-up call each, then rounds in turn."""
     times = {phase: {name: [] for name in contestants} for phase in phases}
     for phase in phases:
-        for calls in contestants.values():
-            calls[phase]()  # trace / compile, first-call allocations
+        for contestant in contestants.values():
+            contestant.time(phase)  # trace / compile, first-call allocations
         for index in range(rounds):
-            for name, calls in contestants.items():
-                time.sleep(0.05)  # lets the other library's idle threads go to sleep
-                start = time.perf_counter()
-                calls[phase]()
-                times[phase][name].append(time.perf_counter() - start)
+            for name, contestant in contestants.items():
+                times[phase][name].append(contestant.time(phase))
             log(f"{phase} round {index + 1}: " + ", ".join(
                 f"{n} {t[-1]:.3f} s" for n, t in times[phase].items()
             ))  # fmt: skip
     return times
 
 
-def summary(times, contestants, batch_size):
+def summary(times, flops, batch_size):
     """Per contestant and phase: median images/s (and GFLOP/s where the FLOPs are known);
     per round, the speed ratio to the first contestant and the share of the matmul peak."""
     out = {}
@@ -132,16 +167,15 @@ def summary(times, contestants, batch_size):
         factor = TRAINING_FLOPS_FACTOR if phase == "train" else 1
         gflops = {}
         for name, seconds in per_name.items():
-            calls = contestants[name]
-            work = calls.get("flops_per_call")
-            if calls.get("flops_per_image"):
-                work = factor * calls["flops_per_image"] * batch_size
+            work = flops[name].get("flops_per_call")
+            if flops[name].get("flops_per_image"):
+                work = factor * flops[name]["flops_per_image"] * batch_size
             if work:
                 gflops[name] = [work / t / 1e9 for t in seconds]
         out[phase] = {}
         for name, seconds in per_name.items():
             row = dict(seconds=seconds)
-            if "flops_per_call" not in contestants[name]:
+            if not flops[name].get("flops_per_call"):
                 row["images_per_s"] = batch_size / statistics.median(seconds)
             if name in gflops:
                 row["gflops"] = statistics.median(gflops[name])
@@ -176,13 +210,16 @@ def main(argv=None):
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    threads = configure_threads(args.threads)
-    if any(name.startswith("torch") for name in args.contestants.split(",")):
-        threads.update(configure_torch_threads(args.threads))
+    threads = dict(tf_intra_op=args.threads, tf_inter_op=1, torch_num_threads=args.threads)
     size = SIZES[args.size]
-    contestants = {name: CONTESTANTS[name](size) for name in args.contestants.split(",")}
+    contestants = {
+        name: Contestant(name, size, args.threads) for name in args.contestants.split(",")
+    }
     load_before = load_snapshot()
     times = race(contestants, args.phases.split(","), args.rounds)
+    flops = {name: contestant.flops for name, contestant in contestants.items()}
+    for contestant in contestants.values():
+        contestant.close()
     result = dict(
         size=args.size,
         config=size,
@@ -190,7 +227,7 @@ def main(argv=None):
         rounds=args.rounds,
         load=[load_before, load_snapshot()],
         finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-        phases=summary(times, contestants, size["batch_size"]),
+        phases=summary(times, flops, size["batch_size"]),
     )
     for phase, per_name in result["phases"].items():
         for name, row in per_name.items():

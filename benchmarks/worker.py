@@ -52,7 +52,7 @@ def run_tf(args, size):
         # TF's BFC allocator on the CPU keeps statistics of the memory held by tensors
         # (`get_memory_info`): unlike RSS, not inflated by allocator caches or oneDNN's.
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
-    threads = configure_threads()
+    threads = configure_threads(args.threads)
     import numpy as np
     import tensorflow as tf
 
@@ -136,7 +136,7 @@ def torch_model(args, size):
 
 
 def run_torch(args, size):
-    threads = configure_torch_threads()
+    threads = configure_torch_threads(args.threads)
     import torch
 
     from benchmarks import flows_torch
@@ -234,6 +234,7 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--phases", default="train,log_prob,sample")
+    parser.add_argument("--threads", type=int, default=2, help="per op (TF intra-op, torch)")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     if args.model == "sgemm":

@@ -132,7 +132,8 @@ def test_report_rewrites_the_tables_and_keeps_the_hand_written_part(tmp_path, mo
     # Each row's rate against the matmul peak of its own dtype: 80 of 100, 200 of 400.
     assert "| 80.0 | 80% |" in rows["tf.function"]
     assert "| 200.0 | 50% |" in rows["tf.function, mixed_bfloat16 networks"]
-    assert "Real NVP (PyTorch, same architecture) | eager | 100 | 0.8 | 64.0 |" in text
+    assert "| Real NVP (PyTorch, same architecture) | eager | 100 | 0.78 | 64.0 | 64.0 |" in text
+    assert "| finished | t1 |" in text
 
 
 def test_side_by_side_summary_gives_ratios_per_round_and_shares_of_the_peak():
