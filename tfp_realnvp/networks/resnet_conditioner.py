@@ -24,6 +24,9 @@ class ResNetConditioner(keras.layers.Layer):
 
     Every convolution is weight-normalised (`WeightNormConv2D`); BN is Keras batch norm,
     synchronised across replicas, batch statistics when `training=True`, moving ones otherwise.
+    In inference, each block's second BN (the one right after a convolution) is folded into
+    that convolution: the same map up to float rounding, one pass over the activations fewer.
+    Set the attribute `fold_batch_norms = False` to run the layers one by one instead.
 
     Args:
       num_filters: feature maps of the hidden layers.
@@ -91,9 +94,7 @@ class ResNetConditioner(keras.layers.Layer):
             for i in range(self.num_res_blocks)
         ]
         self.output_conv = None  # its width (2C) is known at build time
-        # Inference: fold each batch norm that follows a convolution into it (the same map up
-        # to float rounding, fewer passes over the activations). False: the layers one by one.
-        self.fold_batch_norms = True
+        self.fold_batch_norms = True  # see the class docstring
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
