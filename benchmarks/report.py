@@ -94,7 +94,10 @@ def side_by_side_tables(runs):
             ("GFLOP/s (median)", lambda r: r.get("gflops")),
             (
                 "speed vs first contestant, median [min, max] over rounds",
-                lambda r: spread(r.get("speed_vs_first")) or f"(reference: {r['first']})",
+                lambda r: (
+                    spread(r.get("speed_vs_first"))
+                    or (f"(reference: {r['first']})" if r["contestant"] == r["first"] else None)
+                ),
             ),
             (
                 "share of the matmul peak of its dtype, same rounds",
@@ -255,7 +258,7 @@ def _json(name):
 def generated_part(meta, results):
     """The tables, from run.py's `meta` and `results` and the other scripts' files."""
     sgemm = next((r for r in results if r.get("model") == "sgemm" and "error" not in r), None)
-    lines = [MARKER, "", "## Measured side by side in one process (side_by_side.py)", ""]
+    lines = [MARKER, "", "## Measured side by side, call by call (side_by_side.py)", ""]
     runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("side_by_side_*.json"))]
     lines += side_by_side_tables(runs) if runs else ["(no side_by_side_*.json yet)", ""]
     machine = meta.get("machine", {})

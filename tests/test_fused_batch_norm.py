@@ -90,13 +90,15 @@ def test_statelessscope_discards_the_update():
 
 
 @pytest.mark.parametrize("center_and_scale", [True, False], ids=["affine", "no_affine"])
-def test_folding_into_a_convolution_equals_convolution_then_batch_norm(center_and_scale):
-    _, fused, x = _pair(center_and_scale)
-    conv = WeightNormConv2D(3, 3)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_folding_into_a_convolution_equals_convolution_then_batch_norm(center_and_scale, dtype):
+    _, fused, x = _pair(center_and_scale, dtype)
+    conv = WeightNormConv2D(3, 3, dtype=dtype)
     conv.build(x.shape)
     for weight in conv.trainable_weights:
-        weight.assign(tf.random.normal(weight.shape, stddev=0.5))
+        weight.assign(tf.random.normal(weight.shape, stddev=0.5, dtype=dtype))
     kernel, bias = fused.fold_into(conv.kernel(), conv.bias)
+    assert kernel.dtype == bias.dtype == dtype
     np.testing.assert_allclose(
         conv.convolve(x, kernel, bias), fused(conv(x), training=False), rtol=1e-5, atol=1e-5
     )

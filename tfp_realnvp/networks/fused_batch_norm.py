@@ -57,14 +57,16 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         In inference the layer is the per-channel affine map BN(y) = a * y + b, with
         a = gamma / sqrt(moving_variance + epsilon) and b = beta - a * moving_mean, so a
         convolution followed by it is one convolution: kernel' = a * kernel (per output
-        channel, the last axis), bias' = a * bias + b. Computed in float32, returned in
-        `kernel`'s dtype.
+        channel, the last axis), bias' = a * bias + b. Computed in the dtype of the moving
+        statistics (the variables' dtype: float32 under mixed precision), returned in
+        `kernel`'s and `bias`'s.
         """
-        gamma, beta = self._gamma_beta(kernel.shape[-1])
-        a = tf.cast(gamma, tf.float32) * tf.math.rsqrt(self.moving_variance.value + self.epsilon)
-        b = tf.cast(beta, tf.float32) - a * self.moving_mean.value
-        folded_kernel = tf.cast(kernel, tf.float32) * a
-        folded_bias = tf.cast(bias, tf.float32) * a + b
+        dtype = self.moving_variance.dtype
+        gamma, beta = (tf.cast(v, dtype) for v in self._gamma_beta(kernel.shape[-1]))
+        a = gamma * tf.math.rsqrt(self.moving_variance.value + self.epsilon)
+        b = beta - a * self.moving_mean.value
+        folded_kernel = tf.cast(kernel, dtype) * a
+        folded_bias = tf.cast(bias, dtype) * a + b
         return tf.cast(folded_kernel, kernel.dtype), tf.cast(folded_bias, bias.dtype)
 
     def call(self, inputs, training=None, mask=None):
