@@ -102,6 +102,20 @@ def training_step(dist, train_kwargs, jit_compile=False):
     return train_step
 
 
+def inference_functions(dist, batch_size, jit_compile=False):
+    """`tf.function`s `log_prob(pixels)` (inference mode, fresh dequantisation) and `sample()`."""
+
+    @tf.function(jit_compile=jit_compile)
+    def log_prob(pixels):
+        return dist.log_prob(dequantise(pixels))
+
+    @tf.function(jit_compile=jit_compile)
+    def sample():
+        return dist.sample(batch_size)
+
+    return log_prob, sample
+
+
 def conv_flops(concrete_function, batch_size):
     """Forward FLOPs per image of the convolutions and matmuls in a traced graph.
 

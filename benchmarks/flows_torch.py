@@ -7,7 +7,6 @@ like `tfb.Glow` here): affine couplings with a 3x3 - 1x1 - 3x3 conv network of
 
 import math
 
-import normflows as nf
 import numpy as np
 import torch
 
@@ -17,6 +16,8 @@ LOGIT_ALPHA = 0.05
 
 
 def glow(hidden_channels):
+    import normflows as nf  # a benchmark-only extra, needed for this model only
+
     channels, height, _ = IMAGE_SHAPE
     q0, merges, flows = [], [], []
     for i in range(LEVELS):
@@ -66,8 +67,44 @@ def sample(model, num):
     return (torch.sigmoid(y) - LOGIT_ALPHA) / (1 - 2 * LOGIT_ALPHA)
 
 
-def conv_flops(model, pixels):
-    """Forward FLOPs per image of every Conv2d (2*H*W*k*k*Cin/groups*Cout) and Linear."""
+def phase_calls(model, log_prob_fn, sample_fn, pixels, bfloat16=False):
+    """{phase: call}: an Adam (1e-3) training step on -mean log p(dequantised pixels), and
+    `log_prob` / sampling in inference mode without gradients, as NumPy results.
+
+    `log_prob_fn(model, x)` and `sample_fn(model, n)` give the model's densities and samples;
+    `bfloat16`: under `torch.autocast` bfloat16 (PyTorch's mixed precision on the CPU).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = pixels.shape[0]
+
+    def precision():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16)
+
+    def train():
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        with precision():
+            loss = -log_prob_fn(model, dequantise(pixels)).float().mean()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def log_prob():
+        model.eval()
+        with torch.no_grad(), precision():
+            return log_prob_fn(model, dequantise(pixels)).float().numpy()
+
+    def sample():
+        model.eval()
+        with torch.no_grad(), precision():
+            return sample_fn(model, batch).float().numpy()
+
+    return dict(train=train, log_prob=log_prob, sample=sample)
+
+
+def conv_flops(model, forward, batch_size):
+    """Forward FLOPs per image of every Conv2d (2*H*W*k*k*Cin/groups*Cout) and Linear that
+    `forward()` (one log-density evaluation of `batch_size` images) runs."""
     total = [0]
 
     def count(module, inputs, output):
@@ -84,9 +121,9 @@ def conv_flops(model, pixels):
         if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)
     ]
     with torch.no_grad():
-        log_prob(model, dequantise(pixels))
+        forward()
     for hook in hooks:
         hook.remove()
     # normflows' invertible 1x1 convolutions use F.conv2d with a computed weight, not Conv2d:
     # C*C per pixel, negligible next to the coupling networks (and left out, as in TF's count).
-    return total[0] / pixels.shape[0]
+    return total[0] / batch_size

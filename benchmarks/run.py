@@ -1,4 +1,4 @@
-"""Real NVP (this package) side by side with TFP's Glow and normflows' Glow, on two CPU cores.
+"""Real NVP (this package) against the same model in PyTorch, TFP's Glow and normflows' Glow.
 
     python benchmarks/run.py [--quick] [--wait-for-quiet SECONDS]
 
@@ -149,6 +149,8 @@ def main(argv=None):
         # XLA rows time the training step only (its compile time is the point), and come last.
         xla = dict(phases="train")
         run(model="realnvp", variant="function", **common)
+        # The fair peer: the same architecture in PyTorch (realnvp_torch.py).
+        run(model="realnvp_torch", variant="eager", **common)
         if size == "paper" or not args.quick:
             run(model="realnvp", variant="memory_saving", **common)
         run(model="normflows", variant="eager", width=torch_width, **common)
@@ -162,6 +164,7 @@ def main(argv=None):
             # Mixed precision: bfloat16 convolutions (oneDNN uses AMX / AVX512-BF16 on CPUs
             # that have them), side by side with PyTorch's autocast on the same CPU.
             run(model="realnvp", variant="mixed_bfloat16", **common)
+            run(model="realnvp_torch", variant="autocast_bfloat16", **common)
             run(model="normflows", variant="autocast_bfloat16", width=torch_width, **common)
         meta["load"].append(load_snapshot())
     log(f"wrote {results_dir / name}")

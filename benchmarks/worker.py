@@ -1,6 +1,7 @@
 """One benchmark configuration in its own process (so its peak RSS is its own); prints JSON.
 
-python benchmarks/worker.py --model realnvp|glow_tfp|normflows|sgemm --size small|paper
+python benchmarks/worker.py --model realnvp|glow_tfp|normflows|realnvp_torch|sgemm
+    --size small|paper
     [--variant function|xla|memory_saving|memory_saving_xla|mixed_bfloat16|eager
      |autocast_bfloat16] [--width N]
     [--repeats 5] [--phases train,log_prob,sample]
@@ -51,7 +52,7 @@ def run_tf(args, size):
         # TF's BFC allocator on the CPU keeps statistics of the memory held by tensors
         # (`get_memory_info`): unlike RSS, not inflated by allocator caches or oneDNN's.
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
-    threads = configure_threads()
+    threads = configure_threads(args.threads)
     import numpy as np
     import tensorflow as tf
 
@@ -72,13 +73,7 @@ def run_tf(args, size):
     pixels = flows_tf.fixed_pixels(batch)
     train_step = flows_tf.training_step(dist, train_kwargs, jit_compile=jit)
 
-    @tf.function(jit_compile=jit)
-    def log_prob(pixels):
-        return dist.log_prob(flows_tf.dequantise(pixels))
-
-    @tf.function(jit_compile=jit)
-    def sample():
-        return dist.sample(batch)
+    log_prob, sample = flows_tf.inference_functions(dist, batch, jit_compile=jit)
 
     result = dict(
         model=args.model,
@@ -125,67 +120,63 @@ def run_tf(args, size):
     return result
 
 
+def torch_model(args, size):
+    """(model, log_prob(model, x), sample(model, n), config) of a PyTorch peer."""
+    from benchmarks import flows_torch, realnvp_torch
+
+    if args.model == "realnvp_torch":
+        model = realnvp_torch.RealNVP(
+            num_filters=size["num_filters"], num_res_blocks=size["num_res_blocks"]
+        )
+        config = {k: size[k] for k in ("num_res_blocks", "num_filters", "batch_size")}
+        return model, type(model).log_prob, type(model).sample, config
+    model = flows_torch.glow(args.width)
+    config = dict(hidden_channels=args.width, batch_size=size["batch_size"], levels=2)
+    return model, flows_torch.log_prob, flows_torch.sample, dict(config, steps_per_level=5)
+
+
 def run_torch(args, size):
-    threads = configure_torch_threads()
+    threads = configure_torch_threads(args.threads)
     import torch
 
     from benchmarks import flows_torch
 
     torch.manual_seed(0)
     batch = size["batch_size"]
-    model = flows_torch.glow(args.width)
+    model, model_log_prob, model_sample, config = torch_model(args, size)
     pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     # autocast_bfloat16: PyTorch's mixed precision on the CPU (bfloat16 where it is safe).
     autocast = args.variant == "autocast_bfloat16"
     result = dict(
         model=args.model,
         variant=args.variant if autocast else "eager",
         framework=f"PyTorch {torch.__version__}",
-        config=dict(hidden_channels=args.width, batch_size=batch, levels=2, steps_per_level=5),
+        config=config,
         threads=threads,
         parameters=flows_torch.num_parameters(model),
-        flops_per_image=flows_torch.conv_flops(model, pixels),
+        flops_per_image=flows_torch.conv_flops(
+            model, lambda: model_log_prob(model, flows_torch.dequantise(pixels)), batch
+        ),
     )
     result["sample_flops_per_image"] = result["flops_per_image"]
     phases = args.phases.split(",")
     result["rss_before_bytes"] = rss_bytes()
 
-    def precision():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
-
-    def train_step():
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        with precision():
-            loss = -flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().mean()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def log_prob():
-        model.eval()
-        with torch.no_grad(), precision():
-            return flows_torch.log_prob(model, flows_torch.dequantise(pixels)).float().numpy()
-
-    def sample():
-        model.eval()
-        with torch.no_grad(), precision():
-            return flows_torch.sample(model, batch).float().numpy()
-
+    calls = flows_torch.phase_calls(model, model_log_prob, model_sample, pixels, autocast)
     if "train" in phases:
-        result["train"] = _timed(train_step, args.repeats)
+        result["train"] = _timed(calls["train"], args.repeats)
         result["train_peak_rss_bytes"] = peak_rss_bytes()
-    if "log_prob" in phases:
-        result["log_prob"] = _timed(log_prob, args.repeats)
-    if "sample" in phases:
-        result["sample"] = _timed(sample, args.repeats)
+    for phase in ("log_prob", "sample"):
+        if phase in phases:
+            result[phase] = _timed(calls[phase], args.repeats)
     result["peak_rss_bytes"] = peak_rss_bytes()
     return result
 
 
 def run_sgemm(args):
-    """float32 matmul on 2 threads: numpy (OpenBLAS) and torch at 2048, TF at 1024-4096."""
+    """Matmul on 2 threads: float32 numpy (OpenBLAS) and torch at 2048, TF at 1024-4096; and
+    bfloat16 (TF at 2048 and 4096, torch at 2048). Peaks: `peak_gflops` (float32) and
+    `peak_bfloat16_gflops`."""
     threads = configure_threads()
     import numpy as np
     import tensorflow as tf
@@ -202,37 +193,53 @@ def run_sgemm(args):
             lambda ta=ta: matmul(ta, ta).numpy(), warmup=3, repeats=10
         )
         result[f"tensorflow_{n}"]["n"] = n
+    # bfloat16 matmul (AMX / AVX512-BF16 where the CPU has them): the peak that mixed-precision
+    # rows are measured against.
+    for n in (2048, 4096):
+        tb = tf.cast(tf.constant(rng.standard_normal((n, n), dtype=np.float32)), tf.bfloat16)
+        result[f"tensorflow_bfloat16_{n}"] = timed_calls(
+            lambda tb=tb: matmul(tb, tb).numpy(), warmup=3, repeats=10
+        )
+        result[f"tensorflow_bfloat16_{n}"]["n"] = n
     configure_torch_threads()
     import torch
 
     pa = torch.from_numpy(a)
     result["torch_2048"] = timed_calls(lambda: pa @ pa, warmup=3, repeats=10)
     result["torch_2048"]["n"] = 2048
+    pb = pa.to(torch.bfloat16)
+    result["torch_bfloat16_2048"] = timed_calls(lambda: pb @ pb, warmup=3, repeats=10)
+    result["torch_bfloat16_2048"]["n"] = 2048
     keys = [k for k in result if k.split("_")[0] in ("numpy", "tensorflow", "torch")]
     for key in keys:
         n = result[key]["n"]
         result[key]["gflops"] = 2 * n**3 / result[key]["median_s"] / 1e9
         result[key].pop("all_calls")
-    result["peak_gflops"] = max(result[k]["gflops"] for k in keys)
-    result["peak_of"] = max(keys, key=lambda k: result[k]["gflops"])
+    for dtype, prefix in (("float32", ""), ("bfloat16", "bfloat16_")):
+        of_dtype = [k for k in keys if ("bfloat16" in k) == (dtype == "bfloat16")]
+        best = max(of_dtype, key=lambda k: result[k]["gflops"])
+        result[f"peak_{prefix}gflops"], result[f"peak_{prefix}of"] = result[best]["gflops"], best
     return result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--model", required=True, choices=["realnvp", "glow_tfp", "normflows", "sgemm"]
+        "--model",
+        required=True,
+        choices=["realnvp", "glow_tfp", "normflows", "realnvp_torch", "sgemm"],
     )
     parser.add_argument("--size", default="small", choices=sorted(SIZES))
     parser.add_argument("--variant", default="function")
     parser.add_argument("--width", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--phases", default="train,log_prob,sample")
+    parser.add_argument("--threads", type=int, default=2, help="per op (TF intra-op, torch)")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     if args.model == "sgemm":
         result = run_sgemm(args)
-    elif args.model == "normflows":
+    elif args.model in ("normflows", "realnvp_torch"):
         result = run_torch(args, size)
     else:
         result = run_tf(args, size)

@@ -91,76 +91,67 @@ def test_timed_calls_discards_disturbed_calls(monkeypatch):
     assert [c["other_cores"] > 0.15 for c in result["all_calls"]] == [True] * 2 + [False] * 3
 
 
-def _fake_result(model, variant, gflops, rss=2.0, size="paper"):
-    timing = dict(
-        median_s=1.0,
-        median_cpu_s=2.0,
-        median_cores_used=2.0,
-        images_per_s=64.0,
-        gflops=gflops,
-        clean_calls=5,
-        calls=5,
-        first_call_s=1.0,
-    )
+def _fake_result(model, variant, gflops, size="paper"):
+    timing = dict(images_per_s=64.0, gflops=gflops, clean_calls=5, calls=5, first_call_s=1.0)
     return dict(
         model=model,
         variant=variant,
         size=size,
         parameters=100,
         flops_per_image=gflops / 64 * 1e9,
-        config=dict(batch_size=64),
         train=dict(timing),
         log_prob=dict(timing),
-        sample=dict(timing),
-        train_peak_rss_bytes=rss * 2**30,
-        rss_before_bytes=2**30,
-        threads=dict(tf_intra_op=2, tf_inter_op=1),
+        train_peak_rss_bytes=1.5 * 2**30,
     )
 
 
-def test_report_states_each_target(tmp_path):
-    meta = dict(
-        machine=dict(cpu="cpu", cores=2, memory_gib=24, python="3.11"),
-        gpu="none",
-        started="t0",
-        finished="t1",
-        repeats=5,
-        load=[dict(loadavg_1min=0.1, cpu_percent=1.0)],
+def test_report_rewrites_the_tables_and_keeps_the_hand_written_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)  # no side-by-side or other result files
+    sgemm = dict(
+        model="sgemm",
+        peak_gflops=100.0,
+        peak_bfloat16_gflops=400.0,
+        tensorflow_2048=dict(gflops=100.0, clean_calls=10, calls=10, n=2048),
     )
     results = [
-        dict(
-            model="sgemm",
-            peak_gflops=100.0,
-            peak_of="tensorflow_2048",
-            tensorflow_2048=dict(
-                gflops=100.0, clean_calls=10, calls=10, n=2048, median_cpu_s=2 * 2048**3 / 150e9
-            ),
-        ),
-        _fake_result("realnvp", "function", 80.0, rss=4.0),
-        _fake_result("realnvp", "memory_saving", 60.0, rss=1.5),
-        _fake_result("normflows", "eager", 50.0),
-        _fake_result("glow_tfp", "function", 30.0),
+        sgemm,
+        _fake_result("realnvp", "function", 80.0),
+        _fake_result("realnvp", "mixed_bfloat16", 200.0),
+        _fake_result("realnvp_torch", "eager", 50.0),
     ]
-    results += [
-        dict(model="realnvp", variant=v, size="paper", phases="memory", train_peak_tensor_bytes=b)
-        for v, b in (("function", 4e9), ("memory_saving", 1e9))
-    ]
+    meta = dict(started="t0", finished="t1", load=[dict(loadavg_1min=0.5)])
     path = tmp_path / "RESULTS.md"
+    path.write_text(f"# Results\n\nHand-written reading.\n\n{report.MARKER}\n\nold table\n")
     report.write_report(meta, results, path)
     text = path.read_text()
-    # Wall-clock ratios, then the same per CPU-second (all fakes use 2 CPU-seconds per call).
-    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.60x | yes | 1.60x | yes |" in text
-    assert (
-        "| train GFLOP/s vs tfb.Glow (tf.function) | >= 2.0x | 2.67x | yes | 2.67x | yes |" in text
+    assert text.startswith("# Results\n\nHand-written reading.\n\n" + report.MARKER)
+    assert "old table" not in text
+    assert "| tensorflow | float32 | 2,048 | 100.0 | 10/10 |" in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if "| 80.0 |" in line}
+    rows.update({line.split(" | ")[1]: line for line in text.splitlines() if "| 200.0 |" in line})
+    # Each row's rate against the matmul peak of its own dtype: 80 of 100, 200 of 400.
+    assert "| 80.0 | 80% |" in rows["tf.function"]
+    assert "| 200.0 | 50% |" in rows["tf.function, mixed_bfloat16 networks"]
+    assert "| Real NVP (PyTorch, same architecture) | eager | 100 | 0.78 | 64.0 | 64.0 |" in text
+    assert "| finished | t1 |" in text
+
+
+def test_side_by_side_summary_gives_ratios_per_round_and_shares_of_the_peak():
+    from benchmarks import side_by_side
+
+    times = {"log_prob": {"tf": [1.0, 2.0, 1.0], "torch": [2.0, 3.0, 4.0], "matmul": [1, 1, 2]}}
+    contestants = dict(
+        tf=dict(flops_per_image=1e9),
+        torch=dict(flops_per_image=None),
+        matmul=dict(flops_per_call=64e9),
     )
-    assert "| train GFLOP/s vs sgemm peak | >= 70% | 80% | yes | 80% | yes |" in text
-    assert "| log_prob GFLOP/s vs normflows | >= 1.5x | 1.60x | yes | 1.60x | yes |" in text
-    assert "peak memory held by tensors vs normal (TF's allocator) | <= 50% | 25%" in text
-    assert "| memory-saving training: peak RSS of the process vs normal | <= 50% | 38%" in text
-    results[1]["train"]["gflops"] = 60.0
-    results[1]["train"]["median_cpu_s"] = 2.0 * 80 / 60
-    report.write_report(meta, results, path)
-    assert "| train GFLOP/s vs normflows | >= 1.3x | 1.20x | NO | 1.20x | NO |" in path.read_text()
+    row = side_by_side.summary(times, contestants, batch_size=32)["log_prob"]
+    assert row["tf"]["images_per_s"] == 32.0 and row["tf"]["gflops"] == 32.0
+    assert row["torch"]["speed_vs_first"] == dict(median=0.5, min=0.25, max=2 / 3)
+    # tf ran at 32, 16, 32 GFLOP/s while the matmul ran at 64, 64, 32.
+    assert row["tf"]["share_of_matmul"] == dict(median=0.5, min=0.25, max=1.0)
+    assert "images_per_s" not in row["matmul"] and "speed_vs_first" not in row["matmul"]
+    assert "share_of_matmul" not in row["torch"]
 
 
 @pytest.mark.skipif(
@@ -173,7 +164,9 @@ def test_torch_flops_count_the_glow_networks():
 
     model = flows_torch.glow(8)
     pixels = torch.zeros((2, 3, 32, 32), dtype=torch.uint8)
-    flops = flows_torch.conv_flops(model, pixels)
+    flops = flows_torch.conv_flops(
+        model, lambda: flows_torch.log_prob(model, flows_torch.dequantise(pixels)), 2
+    )
     # Each GlowBlock's network: 3x3 (C/2 -> 8), 1x1 (8 -> 8), 3x3 (8 -> C) at its resolution.
     level = lambda hw, c: 2 * hw * (9 * c // 2 * 8 + 8 * 8 + 9 * 8 * c)  # noqa: E731
     assert flops == 5 * level(16 * 16, 12) + 5 * level(8 * 8, 24)
@@ -186,3 +179,80 @@ def test_results_file_is_valid_json_when_present():
         pytest.skip("no full benchmark run committed yet")
     data = json.loads(path.read_text())
     assert data["results"] and "meta" in data
+
+
+def _copy_tf_weights(flow, model):
+    """Copies a `RealNVPMultiScale`'s variables into the PyTorch peer, by the TF layer names."""
+    import torch
+
+    values = {v.name.split("/", 1)[1].split(":")[0]: v.numpy() for v in flow.variables}
+
+    def assign(parameter, value):
+        with torch.no_grad():
+            parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)).reshape(parameter.shape))
+
+    def conv(module, prefix):
+        weights = module.parametrizations.weight
+        assign(weights.original1, values[f"{prefix}/direction"].transpose(3, 2, 0, 1))
+        assign(weights.original0, values[f"{prefix}/magnitude"])
+        assign(module.bias, values[f"{prefix}/bias"])
+
+    def norm(module, prefix):
+        if module.affine:
+            assign(module.weight, values[f"{prefix}/gamma"])
+            assign(module.bias, values[f"{prefix}/beta"])
+        assign(module.running_mean, values[f"{prefix}/moving_mean"])
+        assign(module.running_var, values[f"{prefix}/moving_variance"])
+
+    scale, index = model.flow, 0
+    while scale is not None:
+        kinds = [("checkerboard", scale.checkerboard), ("channel", scale.channel)]
+        for kind, couplings in kinds:
+            for i, coupling in enumerate(couplings):
+                name = f"scale_{index}_{kind}_{i}"
+                net, prefix = coupling.net, f"{name}/{name}_network"
+                norm(net.input_norm, f"{prefix}/input_norm")
+                norm(net.output_norm, f"{prefix}/output_norm")
+                for layer in ("input_conv", "input_skip", "output_conv"):
+                    conv(getattr(net, layer), f"{prefix}/{layer}")
+                for k, (block, skip) in enumerate(zip(net.blocks, net.block_skips, strict=True)):
+                    conv(skip, f"{prefix}/block_skip_{k}")
+                    for part in ("conv_1", "conv_2"):
+                        conv(getattr(block, part), f"{prefix}/block_{k}/{part}")
+                    for part in ("norm_1", "norm_2"):
+                        norm(getattr(block, part), f"{prefix}/block_{k}/{part}")
+                assign(coupling.scale, values[f"{name}/log_scale/scale"])
+                moments = f"{name}_batch_norm/moments"
+                assign(coupling.moving_mean, values[f"{moments}/moving_mean"])
+                assign(coupling.moving_variance, values[f"{moments}/moving_variance"])
+        scale, index = scale.next, index + 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch: benchmark extra")
+def test_torch_realnvp_is_the_same_function_as_the_package_flow():
+    """With the TF flow's weights, the PyTorch peer gives the same log p(x): same architecture."""
+    import torch
+    from flow_cases import perturb
+
+    import tfp_realnvp
+    from benchmarks import flows_torch, realnvp_torch
+
+    flow = tfp_realnvp.RealNVPMultiScale([8, 8, 3], num_scales=2, num_res_blocks=1, num_filters=4)
+    dist = flows_tf.tfd.TransformedDistribution(
+        flows_tf.tfd.Sample(flows_tf.tfd.Normal(0.0, 1.0), [8, 8, 3]), flow
+    )
+    x = np.random.default_rng(1).uniform(0.01, 0.99, size=[6, 8, 8, 3]).astype(np.float32)
+    perturb(flow)
+    dist.log_prob(x, bijector_kwargs={"training": True})  # moves the moving statistics
+    model = realnvp_torch.RealNVP((3, 8, 8), num_scales=2, num_filters=4, num_res_blocks=1)
+    assert flows_torch.num_parameters(model) == flows_tf.num_parameters(dist)
+    _copy_tf_weights(flow, model)
+    x_torch = torch.from_numpy(x.transpose(0, 3, 1, 2))
+    with torch.no_grad():
+        for training in (False, True):
+            model.train(training)
+            expected = dist.log_prob(x, bijector_kwargs={"training": training}).numpy()
+            np.testing.assert_allclose(model.log_prob(x_torch).numpy(), expected, rtol=1e-4)
+        model.eval()  # and its sampling direction inverts it
+        y = torch.logit(x_torch)
+        np.testing.assert_allclose(model.flow.g(model.flow.f(y)[0]).numpy(), y.numpy(), atol=1e-4)

@@ -1,7 +1,8 @@
-"""The Keras layers: weight normalisation, bounded scale, conditioner config, model summary."""
+"""The Keras layers: weight norm, bounded scale, conditioner config and folding, model summary."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import tfp_realnvp
@@ -60,3 +61,61 @@ def test_model_summary_lists_every_layer(capsys):
     assert f"{params:,}" in printed
     assert len(model.trainable_weights) == len(flow.trainable_variables)
     assert keras.saving.get_registered_object("tfp_realnvp>TanhScale") is TanhScale
+
+
+def _moved(net, x):
+    """Random weights and moving statistics away from their initial values (a trained net)."""
+    net(x)
+    rng = np.random.default_rng(3)
+    for weight in net.weights:
+        value = rng.uniform(0.5, 1.5, size=weight.shape) * rng.choice([-1.0, 1.0], weight.shape)
+        if "variance" in weight.path:
+            value = np.abs(value)
+        weight.assign(value.astype(np.float32) * (0.3 if "direction" in weight.path else 1.0))
+    return net
+
+
+def _batch_norm_ops(net, x):
+    graph = tf.function(lambda x: net(x, training=False)).get_concrete_function(x).graph
+    return sum(op.type.startswith("FusedBatchNorm") for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("checkerboard", [True, False], ids=["checkerboard", "channel"])
+def test_folded_batch_norms_give_the_layer_by_layer_network(checkerboard):
+    """Inference with each block's second batch norm folded into its first convolution."""
+    x = tf.random.normal([3, 6, 6, 2])
+    mask = tfp_realnvp.checkerboard_mask([6, 6, 2])[..., 0] if checkerboard else None
+    net = _moved(ResNetConditioner(8, 2, mask_channel=mask), x)
+    assert net.fold_batch_norms
+    folded, folded_norms = net(x, training=False), _batch_norm_ops(net, x)
+    net.fold_batch_norms = False
+    plain, plain_norms = net(x, training=False), _batch_norm_ops(net, x)
+    assert (folded_norms, plain_norms) == (4, 6)  # input, output; 2 per block, one of them folds
+    assert np.abs(plain).max() > 1.0  # not a trivially small output
+    np.testing.assert_allclose(folded, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+    # Training normalises with batch statistics: nothing folds, the two paths are one.
+    net.fold_batch_norms = True
+    training = net(x, training=True)
+    net.fold_batch_norms = False
+    np.testing.assert_allclose(net(x, training=True), training, rtol=1e-6)
+
+
+def test_folded_flow_has_the_plain_flows_log_det_and_inverts():
+    flow = tfp_realnvp.RealNVPMultiScale([8, 8, 2], num_res_blocks=1, num_filters=4)
+    x = tf.random.uniform([4, 8, 8, 2], 0.05, 0.95)
+    flow.inverse(x, training=True)  # builds the networks
+    for weight in flow.trainable_variables:
+        weight.assign_add(tf.random.normal(weight.shape, stddev=0.1))
+    for _ in range(3):
+        flow.inverse(x, training=True)  # moves the moving statistics
+    networks = [layer for layer in flow.keras_layers if isinstance(layer, ResNetConditioner)]
+    results = []
+    for fold in (True, False):
+        for net in networks:
+            net.fold_batch_norms = fold
+        z = flow.inverse(x)
+        results.append((z, flow.inverse_log_det_jacobian(x), flow.forward(tf.identity(z))))
+    (z, log_det, x_back), (z_plain, log_det_plain, _) = results
+    np.testing.assert_allclose(z, z_plain, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_det, log_det_plain, rtol=1e-5)
+    np.testing.assert_allclose(x_back, x, atol=1e-5)

@@ -41,15 +41,41 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and tf.distribute.get_strategy().num_replicas_in_sync == 1
         )
 
+    def uses_moving_statistics(self, training):
+        """Whether a call with `training` normalises with the moving statistics (as Keras)."""
+        return not (training and self.trainable)
+
+    def _gamma_beta(self, channels):
+        # The fused kernel takes float32 scale and offset for float32 and bfloat16 inputs alike.
+        gamma = self.gamma.value if self.scale else tf.ones([channels], tf.float32)
+        beta = self.beta.value if self.center else tf.zeros([channels], tf.float32)
+        return gamma, beta
+
+    def fold_into(self, kernel, bias):
+        """(kernel', bias') with conv(x, kernel') + bias' = BN(conv(x, kernel) + bias), inference.
+
+        In inference the layer is the per-channel affine map BN(y) = a * y + b, with
+        a = gamma / sqrt(moving_variance + epsilon) and b = beta - a * moving_mean, so a
+        convolution followed by it is one convolution: kernel' = a * kernel (per output
+        channel, the last axis), bias' = a * bias + b. Computed in the dtype of the moving
+        statistics (the variables' dtype: float32 under mixed precision), returned in
+        `kernel`'s and `bias`'s.
+        """
+        dtype = self.moving_variance.dtype
+        gamma, beta = (tf.cast(v, dtype) for v in self._gamma_beta(kernel.shape[-1]))
+        a = gamma * tf.math.rsqrt(self.moving_variance.value + self.epsilon)
+        b = beta - a * self.moving_mean.value
+        folded_kernel = tf.cast(kernel, dtype) * a
+        folded_bias = tf.cast(bias, dtype) * a + b
+        return tf.cast(folded_kernel, kernel.dtype), tf.cast(folded_bias, bias.dtype)
+
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
         if not self._fusable(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
-        # The kernel takes float32 scale and offset for float32 and bfloat16 inputs alike.
-        gamma = self.gamma.value if self.scale else tf.ones([channels], tf.float32)
-        beta = self.beta.value if self.center else tf.zeros([channels], tf.float32)
-        if not (training and self.trainable):
+        gamma, beta = self._gamma_beta(channels)
+        if self.uses_moving_statistics(training):
             # Inference, as Keras: the moving statistics (a frozen layer too). One pass.
             outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
                 inputs,

@@ -60,10 +60,19 @@ class ResidualBlock(keras.layers.Layer):
             h = norm(h, training=training)
         return keras.ops.relu(h)
 
-    def call(self, inputs, training=False):
-        h = self.conv_1(self._activate(getattr(self, "norm_1", None), inputs, training))
-        h = self.conv_2(self._activate(getattr(self, "norm_2", None), h, training))
-        return inputs + h
+    def call(self, inputs, training=False, fold_batch_norm=True):
+        """The block; with `fold_batch_norm`, an inference-mode `norm_2` is folded into `conv_1`.
+
+        (conv then batch norm with fixed statistics is one convolution, `fold_into`; the same
+        map up to float rounding, one pass over the activations fewer.)
+        """
+        h = self._activate(getattr(self, "norm_1", None), inputs, training)
+        if fold_batch_norm and self.use_batch_norm and self.norm_2.uses_moving_statistics(training):
+            kernel, bias = self.norm_2.fold_into(self.conv_1.kernel(), self.conv_1.bias)
+            h = keras.ops.relu(self.conv_1.convolve(h, kernel, bias))
+        else:
+            h = self._activate(getattr(self, "norm_2", None), self.conv_1(h), training)
+        return inputs + self.conv_2(h)
 
     def compute_output_shape(self, input_shape):
         return input_shape

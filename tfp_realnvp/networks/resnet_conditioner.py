@@ -27,6 +27,9 @@ class ResNetConditioner(keras.layers.Layer):
 
     Every convolution is weight-normalised (`WeightNormConv2D`); BN is Keras batch norm,
     synchronised across replicas, batch statistics when `training=True`, moving ones otherwise.
+    In inference, each block's second BN (the one right after a convolution) is folded into
+    that convolution: the same map up to float rounding, one pass over the activations fewer.
+    Set the attribute `fold_batch_norms = False` to run the layers one by one instead.
 
     Args:
       num_filters: feature maps of the hidden layers.
@@ -110,6 +113,7 @@ class ResNetConditioner(keras.layers.Layer):
             for i in range(self.num_res_blocks)
         ]
         self.output_conv = None  # its width (by default 2C) is known at build time
+        self.fold_batch_norms = True  # see the class docstring
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -155,7 +159,7 @@ class ResNetConditioner(keras.layers.Layer):
         h = self.input_conv(ops.relu(h))
         skip = self.input_skip(h)
         for block, block_skip in zip(self.blocks, self.block_skips, strict=True):
-            h = block(h, training=training)
+            h = block(h, training=training, fold_batch_norm=self.fold_batch_norms)
             skip = skip + block_skip(h)
         if self.use_batch_norm:
             skip = self.output_norm(skip, training=training)

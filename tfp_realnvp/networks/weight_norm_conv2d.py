@@ -1,6 +1,7 @@
 """A 2-D convolution with weight normalisation (Salimans & Kingma, 2016)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -54,10 +55,21 @@ class WeightNormConv2D(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
-    def call(self, inputs):
+    def kernel(self):
+        """g * v / ||v||: the kernel [k, k, C_in, filters] that the layer applies."""
         direction_norm = ops.sqrt(ops.sum(ops.square(self.direction), axis=(0, 1, 2)))
-        kernel = self.direction * (self.magnitude / direction_norm)
-        return ops.conv(inputs, kernel, strides=1, padding="same") + self.bias
+        return self.direction * (self.magnitude / direction_norm)
+
+    def call(self, inputs):
+        return self.convolve(inputs, self.kernel(), self.bias)
+
+    def convolve(self, inputs, kernel, bias):
+        """conv2d(inputs, kernel, stride 1, 'same') + bias: this layer's map with given weights.
+
+        (A `BiasAdd` op: TF's graph optimiser fuses it, and a ReLU after it, into the
+        convolution's kernel.)
+        """
+        return tf.nn.bias_add(ops.conv(inputs, kernel, strides=1, padding="same"), bias)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)

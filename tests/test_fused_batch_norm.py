@@ -1,10 +1,11 @@
-"""`FusedBatchNormalization` (the speed-up of the networks' batch norms) equals Keras's layer."""
+"""`FusedBatchNormalization` (the networks' batch norm) equals Keras's layer, and folds exactly."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfp_realnvp.networks import WeightNormConv2D
 from tfp_realnvp.networks.fused_batch_norm import FusedBatchNormalization
 
 
@@ -86,3 +87,18 @@ def test_statelessscope_discards_the_update():
         fused(x, training=True)
     for a, b in zip(before, fused.weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("center_and_scale", [True, False], ids=["affine", "no_affine"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_folding_into_a_convolution_equals_convolution_then_batch_norm(center_and_scale, dtype):
+    _, fused, x = _pair(center_and_scale, dtype)
+    conv = WeightNormConv2D(3, 3, dtype=dtype)
+    conv.build(x.shape)
+    for weight in conv.trainable_weights:
+        weight.assign(tf.random.normal(weight.shape, stddev=0.5, dtype=dtype))
+    kernel, bias = fused.fold_into(conv.kernel(), conv.bias)
+    assert kernel.dtype == bias.dtype == dtype
+    np.testing.assert_allclose(
+        conv.convolve(x, kernel, bias), fused(conv(x), training=False), rtol=1e-5, atol=1e-5
+    )

@@ -1,0 +1,253 @@
+"""Several models timed call by call in turn: ratios of speed that survive a loaded machine.
+
+    python benchmarks/side_by_side.py --size small --contestants tf,torch [--rounds 7]
+        [--phases train,log_prob,sample] [--threads 2] [--out results/side_by_side_small.json]
+
+Contestants (each with the same parameter count and architecture unless said otherwise):
+  tf            this package's Real NVP, `tf.function` (the default options)
+  tf_unfolded   the same, inference batch norms not folded into the convolutions before them
+  tf_xla        the same, inference graphs compiled with XLA (`jit_compile=True`)
+  torch         the PyTorch Real NVP of the same architecture (`realnvp_torch.py`), eager
+  torch_bf16 / tf_bf16   the same two with bfloat16 networks (torch.autocast / mixed_bfloat16)
+  matmul / matmul_bf16   a 2048 x 2048 TF matmul in float32 / bfloat16: the peak under the
+                same load, against which each round's GFLOP/s is a share
+
+Each contestant runs in a process of its own, so that one library's threads never compete with
+another's, and this process asks them for one call at a time, in turn. On a machine that other
+processes share, absolute times move with their load, but in one round every contestant runs
+the same phase back to back, so each round's ratio of speeds is measured under (nearly) the
+same load. Reported: per contestant and phase the median images/s (and
+GFLOP/s, convolutions only, training 3x the forward) over the rounds; per round the speed
+ratio to the first contestant and the share of the matmul peak, median and range.
+"""
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.common import (  # noqa: E402
+    configure_threads,
+    configure_torch_threads,
+    load_snapshot,
+)
+from benchmarks.worker import SIZES  # noqa: E402
+
+PHASES = ("train", "log_prob", "sample")
+
+
+def tf_contestant(size, *, fold=True, jit=False, policy=None):
+    """{phase: call} for this package's Real NVP (one fixed pixel batch, fresh dequantisation)."""
+
+    from benchmarks import flows_tf
+    from tfp_realnvp.networks import ResNetConditioner
+
+    dist, train_kwargs = flows_tf.realnvp(size, network_dtype_policy=policy)
+    for layer in dist.bijector.keras_layers:
+        if isinstance(layer, ResNetConditioner):
+            layer.fold_batch_norms = fold
+    batch = size["batch_size"]
+    pixels = flows_tf.fixed_pixels(batch)
+    train_step = flows_tf.training_step(dist, train_kwargs)
+
+    log_prob, sample = flows_tf.inference_functions(dist, batch, jit_compile=jit)
+
+    return dict(
+        train=lambda: train_step(pixels).numpy(),
+        log_prob=lambda: log_prob(pixels).numpy(),
+        sample=lambda: sample().numpy(),
+        flops_per_image=flows_tf.conv_flops(log_prob.get_concrete_function(pixels), batch),
+    )
+
+
+def matmul_contestant(dtype, n=2048):
+    """The machine's matmul rate under the same load: an n x n TF matmul in every phase."""
+    import numpy as np
+    import tensorflow as tf
+
+    a = tf.cast(np.random.default_rng(0).standard_normal((n, n)), dtype)
+    matmul = tf.function(tf.matmul)
+    call = lambda: matmul(a, a).numpy()  # noqa: E731
+    return dict(train=call, log_prob=call, sample=call, flops_per_call=2 * n**3)
+
+
+def torch_contestant(size, *, bfloat16=False):
+    import torch
+
+    from benchmarks import flows_torch, realnvp_torch
+
+    torch.manual_seed(0)
+    model = realnvp_torch.RealNVP(
+        num_filters=size["num_filters"], num_res_blocks=size["num_res_blocks"]
+    )
+    batch = size["batch_size"]
+    pixels = torch.randint(0, 256, (batch, *flows_torch.IMAGE_SHAPE), dtype=torch.uint8)
+    calls = flows_torch.phase_calls(
+        model, type(model).log_prob, type(model).sample, pixels, bfloat16
+    )
+    return dict(calls, flops_per_image=None)
+
+
+CONTESTANTS = {
+    "tf": lambda size: tf_contestant(size),
+    "tf_unfolded": lambda size: tf_contestant(size, fold=False),
+    "tf_xla": lambda size: tf_contestant(size, jit=True),
+    "tf_bf16": lambda size: tf_contestant(size, policy="mixed_bfloat16"),
+    "torch": lambda size: torch_contestant(size),
+    "torch_bf16": lambda size: torch_contestant(size, bfloat16=True),
+    "matmul": lambda size: matmul_contestant("float32"),
+    "matmul_bf16": lambda size: matmul_contestant("bfloat16"),
+}
+TRAINING_FLOPS_FACTOR = 3  # forward + backward ~ 3x the forward's FLOPs
+
+
+class Contestant:
+    """One contestant in a process of its own (its library's threads alone there, asleep while
+    the others run); `time(phase)` runs one call of that phase there and returns its seconds."""
+
+    def __init__(self, name, size, threads):
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(name, size, threads, child), daemon=True
+        )
+        self._process.start()
+        self.flops = self._pipe.recv()  # once the model is built
+
+    def time(self, phase):
+        self._pipe.send(phase)
+        return self._pipe.recv()
+
+    def close(self, timeout_s=60):
+        self._pipe.send(None)
+        self._process.join(timeout_s)
+        if self._process.is_alive():  # a library's slow teardown: its results are in already
+            self._process.terminate()
+
+
+def _serve(name, size, threads, pipe):
+    if name.startswith("torch"):
+        configure_torch_threads(threads)
+    else:
+        configure_threads(threads)
+    calls = CONTESTANTS[name](size)
+    pipe.send({k: calls.get(k) for k in ("flops_per_image", "flops_per_call")})
+    while (phase := pipe.recv()) is not None:
+        start = time.perf_counter()
+        calls[phase]()
+        pipe.send(time.perf_counter() - start)
+
+
+def race(contestants, phases, rounds, log=lambda message: print(message, flush=True)):
+    """{phase: {name: [seconds per round]}}: one warm-up call each, then rounds in turn."""
+    times = {phase: {name: [] for name in contestants} for phase in phases}
+    for phase in phases:
+        for contestant in contestants.values():
+            contestant.time(phase)  # trace / compile, first-call allocations
+        for index in range(rounds):
+            for name, contestant in contestants.items():
+                times[phase][name].append(contestant.time(phase))
+            log(f"{phase} round {index + 1}: " + ", ".join(
+                f"{n} {t[-1]:.3f} s" for n, t in times[phase].items()
+            ))  # fmt: skip
+    return times
+
+
+def summary(times, flops, batch_size):
+    """Per contestant and phase: median images/s (and GFLOP/s where the FLOPs are known);
+    per round, the speed ratio to the first contestant and the share of the matmul peak."""
+    out = {}
+    for phase, per_name in times.items():
+        names = list(per_name)
+        first = per_name[names[0]]
+        factor = TRAINING_FLOPS_FACTOR if phase == "train" else 1
+        gflops = {}
+        for name, seconds in per_name.items():
+            work = flops[name].get("flops_per_call")
+            if flops[name].get("flops_per_image"):
+                work = factor * flops[name]["flops_per_image"] * batch_size
+            if work:
+                gflops[name] = [work / t / 1e9 for t in seconds]
+        out[phase] = {}
+        for name, seconds in per_name.items():
+            row = dict(seconds=seconds)
+            if not flops[name].get("flops_per_call"):
+                row["images_per_s"] = batch_size / statistics.median(seconds)
+            if name in gflops:
+                row["gflops"] = statistics.median(gflops[name])
+            if name != names[0] and not flops[name].get("flops_per_call"):
+                ratios = [a / b for a, b in zip(first, seconds, strict=True)]
+                row["speed_vs_first"] = _spread(ratios)
+            peak = "matmul_bf16" if name.endswith("bf16") else "matmul"
+            if name in gflops and peak in gflops and name != peak:
+                shares = [a / b for a, b in zip(gflops[name], gflops[peak], strict=True)]
+                row["share_of_" + peak] = _spread(shares)
+            out[phase][name] = row
+    return out
+
+
+def _spread(values):
+    """Median, min and max of a per-round ratio."""
+    return dict(median=statistics.median(values), min=min(values), max=max(values))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="small", choices=sorted(SIZES))
+    parser.add_argument("--contestants", default="tf,torch")
+    parser.add_argument("--phases", default=",".join(PHASES))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="threads per op (TF intra-op, torch); 1 is robust to a loaded machine, where "
+        "the OpenMP barriers of a 2-thread torch op stall whenever one thread is descheduled",
+    )
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    threads = dict(tf_intra_op=args.threads, tf_inter_op=1, torch_num_threads=args.threads)
+    size = SIZES[args.size]
+    contestants = {
+        name: Contestant(name, size, args.threads) for name in args.contestants.split(",")
+    }
+    load_before = load_snapshot()
+    times = race(contestants, args.phases.split(","), args.rounds)
+    flops = {name: contestant.flops for name, contestant in contestants.items()}
+    for contestant in contestants.values():
+        contestant.close()
+    result = dict(
+        size=args.size,
+        config=size,
+        threads=threads,
+        rounds=args.rounds,
+        load=[load_before, load_snapshot()],
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        phases=summary(times, flops, size["batch_size"]),
+    )
+    for phase, per_name in result["phases"].items():
+        for name, row in per_name.items():
+            cells = [f"{phase:9s} {name:12s}"]
+            if "images_per_s" in row:
+                cells.append(f"{row['images_per_s']:8.1f} img/s")
+            if "gflops" in row:
+                cells.append(f"{row['gflops']:6.1f} GFLOP/s")
+            for key in row:
+                if key == "speed_vs_first" or key.startswith("share_of"):
+                    r = row[key]
+                    cells.append(f"{key} {r['median']:.2f} [{r['min']:.2f}, {r['max']:.2f}]")
+            print("  ".join(cells))
+    out = Path(args.out or HERE / "results" / f"side_by_side_{args.size}.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
