@@ -40,7 +40,8 @@ class InvertibleConv1x1(FlowBijector):
       >>> mix = tfp_realnvp.InvertibleConv1x1([4, 4, 3], seed=0)
       >>> x = tf.random.normal([2, 4, 4, 3])
       >>> y = mix.inverse(x)                                # each pixel's channels times W
-      >>> mix.inverse_log_det_jacobian(x, event_ndims=3)    # [2]: ~0, W starts as a rotation
+      >>> mix.inverse_log_det_jacobian(x, event_ndims=3).shape  # ~0: W starts as a rotation
+      TensorShape([2])
 
     Reference: Kingma & Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions",
       NeurIPS 2018, https://arxiv.org/abs/1807.03039, section 3.2.

@@ -105,9 +105,12 @@ def load(
         exist or a folder holds no images; the message says how to provide it.
 
     Example:
-      >>> train = load("mnist", split="train", batch_size=64, manual_dir="../shared/data")
-      >>> test = load("mnist", split="test", batch_size=64, manual_dir="../shared/data",
-      ...             noise_seed=0)
+      >>> train = load("digits", split="train", batch_size=64)  # shuffled, fresh noise
+      >>> test = load("digits", split="test", batch_size=64, noise_seed=0)  # fixed noise
+      >>> next(iter(test)).shape
+      TensorShape([64, 8, 8, 1])
+      >>> mnist = load("mnist", split="train", batch_size=64,  # doctest: +SKIP
+      ...              manual_dir="../shared/data/mnist")  # the idx files, or a download
     """
     info = dataset_info(
         source, image_size=image_size, num_bits=num_bits, horizontal_flip=horizontal_flip

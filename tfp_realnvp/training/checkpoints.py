@@ -34,9 +34,17 @@ class TrainingBackup(keras.callbacks.Callback):
       save_dir: the folder to write to instead (a non-chief worker's temporary folder).
 
     Example:
-      >>> backup = TrainingBackup("runs/digits/backup")
-      >>> initial_epoch = backup.restore(model)      # 0 for a new run
-      >>> model.fit(batches, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
+      >>> flow = tfp_realnvp.RealNVPMultiScale([8, 8, 1], num_res_blocks=0, num_filters=4)
+      >>> model = tfp_realnvp.RealNVPModel(flow)
+      >>> model.compile()
+      >>> backup = TrainingBackup("backup")
+      >>> backup.restore(model)  # the completed epochs: 0 for a new run
+      0
+      >>> history = model.fit(
+      ...     images, epochs=1, initial_epoch=backup.restore(model), callbacks=[backup], verbose=0
+      ... )
+      >>> backup.restore(model)  # run again, `fit` would resume after epoch 1
+      1
     """
 
     def __init__(self, backup_dir, save_dir=None):
