@@ -126,10 +126,19 @@ def train_one(spec):
     from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
 
     dataset, seed = spec["dataset"], spec["seed"]
-    where = dict(batch_size=64, data_dir=spec["data_dir"], manual_dir=spec["manual_dir"])
+    # The official files are read directly where the manual folder has them (no preparation).
+    folder = os.path.join(spec["manual_dir"] or "", dataset)
+    source = dict(
+        source=folder if spec["manual_dir"] and os.path.isdir(folder) else dataset,
+        data_dir=spec["data_dir"],
+        manual_dir=None,
+        image_size=None,
+        num_bits=None,
+        horizontal_flip=None,
+    )
     keras.utils.set_random_seed(seed)  # the data first: the same batches whatever the flow
-    train = load_batches(dataset, dataset_info(dataset).train_split, **where).repeat()
-    held_out = held_out_batches(dataset, **where)
+    train = load_batches(source, dataset_info(source).train_split, 64).repeat()
+    held_out = held_out_batches(source, 64)
     keras.utils.set_random_seed(seed)
     kwargs = flow_kwargs(dataset, spec["option"], spec["architecture"])
     model = RealNVPModel(tfp_realnvp.RealNVPMultiScale(**kwargs), num_bins=num_bins(dataset))
