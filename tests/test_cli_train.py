@@ -76,7 +76,7 @@ def test_train_writes_the_run(trained_run):
     logdir, stdout = trained_run
     assert "Training Real NVP (num_scales=1, num_res_blocks=0, num_filters=4) on digits" in stdout
     assert (
-        "Validating after each epoch on the first 20 held-out batches, with batch-norm "
+        "Validating after each epoch on up to 20 held-out batches, with batch-norm "
         "statistics refreshed first; the whole held-out split at the end." in stdout
     )
     assert "Evaluating on the whole test split." in stdout

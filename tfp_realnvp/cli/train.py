@@ -219,7 +219,7 @@ def _announce(logdir, epochs, config, validation_steps):
             f"logs in {logdir}."
         )
     print(
-        f"Validating after each epoch on the first {validation_steps} held-out batches, with "
+        f"Validating after each epoch on up to {validation_steps} held-out batches, with "
         "batch-norm statistics refreshed first; the whole held-out split at the end."
     )
     sys.stdout.flush()
