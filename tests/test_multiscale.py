@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from flow_cases import perturb
 
 import tfp_realnvp
 from tfp_realnvp import RealNVPMultiScale
@@ -23,12 +24,6 @@ def _distribution(dtype=tf.float32, **kwargs):
 
 def _pixels(batch=4, dtype=tf.float32, seed=0):
     return tf.random.stateless_uniform([batch, *EVENT], [seed, 0], 0.0, 1.0, dtype=dtype)
-
-
-def _perturb(variables):
-    for i, variable in enumerate(variables):
-        noise = tf.random.stateless_normal(variable.shape, [i, 3], stddev=0.1, dtype=variable.dtype)
-        variable.assign_add(noise)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +50,7 @@ def test_trainable_variables_are_every_keras_weight(dist_and_flow):
 
 def test_every_trainable_variable_gets_a_gradient_from_log_prob():
     dist, _ = _distribution()
-    _perturb(dist.trainable_variables)
+    perturb(dist, 0.1)
     with tf.GradientTape() as tape:
         loss = -tf.reduce_mean(dist.log_prob(_pixels(8), bijector_kwargs={"training": True}))
     gradients = tape.gradient(loss, dist.trainable_variables)
@@ -119,7 +114,7 @@ def test_each_coupling_network_runs_once_per_log_prob(dist_and_flow):
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_log_prob_and_training_step_compile(jit_compile):
     dist, _ = _distribution()
-    _perturb(dist.trainable_variables)
+    perturb(dist, 0.1)
     x = _pixels(4)
     eager = dist.log_prob(x).numpy()
 

@@ -31,6 +31,22 @@ CONFIGURATIONS = [
         id="running-average-batch-norm",
         marks=pytest.mark.slow,
     ),
+    pytest.param({"coupling": "additive"}, id="additive", marks=pytest.mark.slow),
+    pytest.param({"coupling": "spline", "spline_bins": 3}, id="spline", marks=pytest.mark.slow),
+    pytest.param(
+        {"num_scales": 2, "squeeze_order": "authors"}, id="authors-order", marks=pytest.mark.slow
+    ),
+    pytest.param({"normalization": "act_norm"}, id="act-norm", marks=pytest.mark.slow),
+    pytest.param(
+        {
+            "num_scales": 2,
+            "normalization": "act_norm",
+            "channel_mixing": "invertible_1x1",
+            "split_prior": "learned",
+        },
+        id="glow-like",
+        marks=pytest.mark.slow,
+    ),
 ]
 
 
