@@ -214,7 +214,6 @@ class RealNVPMultiScale(FlowBijector):
         with tf.name_scope(name) as name:
             self._event_shape = event_shape
             self._num_scales = num_scales
-            self._factor_outs = []  # one per scale but the last, filled by _scale
             self._config = dict(
                 coupling=coupling,
                 spline_bins=spline_bins,
@@ -234,7 +233,11 @@ class RealNVPMultiScale(FlowBijector):
                 dtype=dtype,
             )
             steps = [] if logit_alpha is None else [LogitPreprocess(logit_alpha, validate_args)]
-            steps.append(self._scale(event_shape, 0))
+            factor_outs = []  # one per scale but the last, outermost first, filled by _scale
+            steps.append(self._scale(event_shape, 0, factor_outs))
+            # A tuple: a list attribute would be tracked as a mutable ListWrapper, which
+            # SavedModel export refuses.
+            self._factor_outs = tuple(factor_outs)
             self._flow = FlowSequence(steps, name="steps")
             super().__init__(
                 forward_min_event_ndims=3,
@@ -246,7 +249,7 @@ class RealNVPMultiScale(FlowBijector):
 
     # -- construction ---------------------------------------------------------------------------
 
-    def _scale(self, shape, index):
+    def _scale(self, shape, index, factor_outs):
         """The flow steps of scale `index` (0-based) on events `shape`, in data -> latent order."""
         height, width, channels = shape
         filters = self._config["num_filters"] * 2**index
@@ -274,8 +277,8 @@ class RealNVPMultiScale(FlowBijector):
             name = f"scale_{index}_split_prior"
             steps += self._coupling(name, mask, 2 * filters, False, normalized=False)
         next_shape = [height // 2, width // 2, 2 * channels]
-        factor_out = FactorOut(self._scale(next_shape, index + 1), factored=factored)
-        self._factor_outs.insert(0, factor_out)  # after the inner scales': outermost first
+        factor_out = FactorOut(self._scale(next_shape, index + 1, factor_outs), factored=factored)
+        factor_outs.insert(0, factor_out)  # after the inner scales': outermost first
         steps.append(factor_out)
         steps.append(tfb.Invert(Squeeze(factor_out_order)))
         return FlowSequence(steps, name=f"scale_{index}")
