@@ -98,8 +98,10 @@ class RealNVPMultiScale(FlowBijector):
         (what the coupling needs), `dtype` (the networks' Keras dtype policy) and `name`, and
         in a conditional flow `conditional_shape`; it returns a Keras 3 layer
         [B, H, W, C] -> [B, H, W, output_channels], which a conditional flow calls as
-        `layer(x, context=c, training=...)` with c [B, *conditional_shape]. Register it
-        (`@keras.saving.register_keras_serializable()`) so that saved models find it again.
+        `layer(x, context=c, training=...)` with c [B, *conditional_shape] (the layer creates
+        its weights in `build(input_shape)`, as the coupling builds it before the first call).
+        Register it (`@keras.saving.register_keras_serializable()`) so that saved models find
+        it again.
       squeeze_order: "space_to_depth" or "authors" (see above).
       logit_alpha: alpha of `LogitPreprocess` (x in [0, 1]); None: no preprocessing.
       use_batch_norm: batch normalisation in the networks and after every coupling.
