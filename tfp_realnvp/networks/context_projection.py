@@ -28,8 +28,8 @@ class ContextProjection(keras.layers.Layer):
         feature map c [B, h, w, K]:   dense(resize(c, [H, W])) [B, H, W, F]
 
     The dense layer (a learned K x F matrix and bias) on a feature map is a 1x1 convolution;
-    the map is resized bilinearly (antialiased when it shrinks) to the features' size, so one
-    context map serves every scale of a multi-scale flow.
+    the map is resized bilinearly to the features' size (halving it averages 2x2 patches), so
+    one context map serves every scale of a multi-scale flow.
 
     Args:
       units: F, the number of features the projection is added to.
@@ -71,7 +71,7 @@ class ContextProjection(keras.layers.Layer):
             return self.dense(context)[:, None, None, :]
         if self.conditional_shape[:2] != self.spatial_shape:
             context = ops.image.resize(
-                context, self.spatial_shape, interpolation="bilinear", antialias=True
+                context, self.spatial_shape, interpolation="bilinear"
             )
         return self.dense(context)
 
