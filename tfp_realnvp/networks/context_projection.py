@@ -70,9 +70,7 @@ class ContextProjection(keras.layers.Layer):
         if len(self.conditional_shape) == 1:
             return self.dense(context)[:, None, None, :]
         if self.conditional_shape[:2] != self.spatial_shape:
-            context = ops.image.resize(
-                context, self.spatial_shape, interpolation="bilinear"
-            )
+            context = ops.image.resize(context, self.spatial_shape, interpolation="bilinear")
         return self.dense(context)
 
     def compute_output_shape(self, input_shape):

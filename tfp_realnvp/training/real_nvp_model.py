@@ -262,7 +262,7 @@ class RealNVPModel(keras.Model):
     def _split_inputs(self, inputs):
         """(x, context) of `call`'s inputs; context None for an unconditional model."""
         if not self.is_conditional:
-            return inputs, self._context(None, None)
+            return inputs, None
         if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
             what = "(images, labels)" if self.num_classes is not None else "(images, contexts)"
             raise ValueError(
