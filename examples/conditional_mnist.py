@@ -163,7 +163,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.dataset = "digits"
-        args.epochs, args.steps_per_epoch, args.batch_size = 2, 10, 50
+        args.epochs, args.steps_per_epoch, args.batch_size = 2, 30, 50
         args.num_scales, args.num_res_blocks, args.num_filters = 1, 1, 8
         args.learning_rate, args.classify_count, args.samples_per_class = 3e-3, 297, 8
     if args.dataset == "mnist" and args.manual_dir is None:

@@ -130,8 +130,8 @@ def _check_metrics(name, metrics):
         _finite(conditional, 0.0, 8.0, "conditional test bits/dim")
         _finite(metrics["unconditional_test_bits_per_dim"], 0.0, 8.0, "unconditional bits/dim")
         assert metrics["classified_images"] == 297  # the whole digits test split
-        # Even 20 steps make the flow a classifier better than chance (0.1).
-        _finite(metrics["classification_accuracy"], 0.2, 1.0, "classification accuracy")
+        # Even 60 steps make the flow a classifier better than chance (0.1).
+        _finite(metrics["classification_accuracy"], 0.15, 1.0, "classification accuracy")
     else:  # mnist, cifar10: 8-bit images
         _finite(metrics["test_bits_per_dim"], 0.0, 16.0, "test bits/dim")
         assert all(math.isfinite(b) for b in metrics["train_bits_per_dim"])
