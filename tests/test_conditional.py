@@ -390,6 +390,7 @@ def test_model_error_messages(case):
 
 def test_exported_from_the_package():
     assert "ContextProjection" in tfp_realnvp.networks.__all__
+    assert tfp_realnvp.ContextProjection is tfp_realnvp.networks.ContextProjection
 
 
 # -- what conditioning buys ---------------------------------------------------------------------

@@ -20,13 +20,14 @@ from tfp_realnvp.bijectors import (
     checkerboard_mask,
 )
 from tfp_realnvp.bits_per_dim import bits_per_dim
-from tfp_realnvp.networks import ResNetConditioner, WeightNormConv2D
+from tfp_realnvp.networks import ContextProjection, ResNetConditioner, WeightNormConv2D
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
 from tfp_realnvp.training import RealNVPModel
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ContextProjection",
     "FactorOut",
     "FlowBijector",
     "FlowSequence",
