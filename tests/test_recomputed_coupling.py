@@ -60,11 +60,11 @@ def _loss_and_gradients(flow, x, function, context=None):
         tfd.Sample(tfd.Normal(tf.constant(0.0, tf.float64), 1.0), EVENT_SHAPE), flow
     )
     trainable = dist.trainable_variables
-    inputs = [x] if context is None else [x, context]
 
     def step(x):
-        kwargs = {"training": True}
+        inputs, kwargs = [x], {"training": True}
         if context is not None:
+            inputs.append(context)
             kwargs["conditional_input"] = context
         with tf.GradientTape() as tape:
             tape.watch(inputs)
