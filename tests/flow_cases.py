@@ -31,6 +31,8 @@ from tfp_realnvp import (
 
 tfb = tfp.bijectors
 EVENT = [8, 8, 2]
+CONTEXT = [3]  # a vector context of conditional cases
+CONTEXT_MAP = [4, 4, 3]  # a feature-map context: resized up to 8x8, kept at 4x4
 
 
 @dataclasses.dataclass
@@ -41,6 +43,15 @@ class Case:
     make: Callable[[tf.DType], tfb.Bijector]
     event_shape: list = dataclasses.field(default_factory=lambda: list(EVENT))
     pixels: bool = False  # inverse inputs are pixels in [0, 1]
+    conditional_shape: list | None = None  # a conditional bijector's context shape
+
+    def kwargs(self, batch_shape, dtype, seed=0):
+        """Keyword arguments of every call: a context [*batch_shape, *conditional_shape] if
+        the bijector is conditional (one per seed), else none."""
+        if self.conditional_shape is None:
+            return {}
+        shape = [*batch_shape, *self.conditional_shape]
+        return {"conditional_input": tf.random.stateless_normal(shape, [seed, 3], dtype=dtype)}
 
     def data(self, batch_shape, dtype, seed=0):
         """Inputs of `inverse`: images [*batch_shape, H, W, C]."""
@@ -199,6 +210,13 @@ def _sequence(dtype):
     )
 
 
+def _conditional_coupling(dtype):
+    """A channel-wise coupling whose network also takes a vector context."""
+    mask = channel_mask(EVENT, keep_first_half=True)
+    network = ResNetConditioner(4, 1, conditional_shape=CONTEXT, dtype=tf.as_dtype(dtype).name)
+    return RecomputedCoupling(MaskedAffineCoupling(mask, network, dtype=dtype))
+
+
 def _multiscale(num_scales, **kwargs):
     def make(dtype):
         return RealNVPMultiScale(
@@ -251,6 +269,19 @@ CASES = [
         "multiscale_user_conditioner",
         _multiscale(2, conditioner_fn=wide_resnet_conditioner),
         pixels=True,
+    ),
+    Case("coupling_conditional_recomputed", _conditional_coupling, conditional_shape=CONTEXT),
+    Case(
+        "multiscale_conditional_vector",
+        _multiscale(2, conditional_shape=CONTEXT),
+        pixels=True,
+        conditional_shape=CONTEXT,
+    ),
+    Case(
+        "multiscale_conditional_feature_map",
+        _multiscale(2, conditional_shape=CONTEXT_MAP),
+        pixels=True,
+        conditional_shape=CONTEXT_MAP,
     ),
 ]
 
@@ -317,5 +348,7 @@ def prepare(case, dtype):
         variable.assign_add(noise)
     if takes_training(bijector):
         for step in range(2):
-            bijector.inverse(case.data([16], dtype, seed=100 + step), training=True)
+            seed = 100 + step
+            kwargs = case.kwargs([16], dtype, seed=seed)
+            bijector.inverse(case.data([16], dtype, seed=seed), training=True, **kwargs)
     return bijector

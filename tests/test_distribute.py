@@ -1,4 +1,5 @@
-"""MirroredStrategy on two logical CPUs: one step equals one device on the same global batch.
+"""MirroredStrategy on two logical CPUs: one step equals one device on the same global batch,
+for an unconditional model and a class-conditional one fitted on (images, labels).
 
 TensorFlow fixes its logical devices when it first initialises them, so the comparison runs in
 a fresh interpreter (the test process has long initialised its single CPU).
@@ -17,6 +18,7 @@ from flow_cases import with_tests_on_path
 SCRIPT = textwrap.dedent(
     """
     import json
+    import sys
     import numpy as np
     import tensorflow as tf
 
@@ -29,21 +31,28 @@ SCRIPT = textwrap.dedent(
     from flow_cases import perturb
 
     GLOBAL_BATCH = 8
+    CONDITIONAL = sys.argv[1] == "conditional"
     images = np.random.default_rng(3).uniform(size=[GLOBAL_BATCH, 4, 4, 2]).astype("float32")
+    labels = np.arange(GLOBAL_BATCH, dtype="int32") % 3
 
     def train_one_step(strategy):
         keras.utils.set_random_seed(1)
         with strategy.scope():
             flow = tfp_realnvp.RealNVPMultiScale(
-                [4, 4, 2], num_scales=2, num_res_blocks=0, num_filters=4
+                [4, 4, 2],
+                num_scales=2,
+                num_res_blocks=0,
+                num_filters=4,
+                conditional_shape=[3] if CONDITIONAL else None,
             )
-            model = tfp_realnvp.RealNVPModel(flow)
+            model = tfp_realnvp.RealNVPModel(flow, num_classes=3 if CONDITIONAL else None)
             perturb(model)  # away from the zero initialisation
             # Plain SGD: its step is proportional to the gradient, so a gradient scaled by the
             # number of replicas would show (Adam's first step would hide it).
             model.compile(optimizer=keras.optimizers.SGD(0.05))
         initial = [v.numpy() for v in model.weights]
-        batches = tf.data.Dataset.from_tensor_slices(images).batch(GLOBAL_BATCH)
+        data = (images, labels) if CONDITIONAL else images
+        batches = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH)
         history = model.fit(batches, epochs=1, verbose=0).history
         return model, initial, history
 
@@ -69,13 +78,17 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def comparison(tmp_path_factory):
+@pytest.fixture(scope="module", params=["unconditional", "conditional"])
+def comparison(request, tmp_path_factory):
     script = tmp_path_factory.mktemp("distribute") / "mirrored.py"
     script.write_text(SCRIPT)
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": with_tests_on_path()}
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=540, env=environment
+        [sys.executable, str(script), request.param],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        env=environment,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -29,6 +29,7 @@ CASES = {
     "two_moons": ([], None, ["two_moons.png"]),
     "custom_training_loop": ([], None, ["custom_training_loop.png"]),
     "flow_as_a_component": ([], None, ["flow_as_a_component.png"]),
+    "conditional_mnist": ([], None, ["samples_per_class.png", "unconditional_samples.png"]),
     "mnist": (
         ["--manual-dir", str(SHARED_DATA / "mnist")],
         SHARED_DATA / "mnist",
@@ -144,6 +145,13 @@ def _check_metrics(name, metrics):
             assert 0.0 <= group["mean_outlier_probability"] <= 1.0
         # Even a barely trained flow tells inverted digits (white background) from digits.
         assert groups["inverted digits"]["auroc"] > 0.5
+    elif name == "conditional_mnist":  # --quick: the 8x8 digits, 17 grey levels
+        conditional = metrics["conditional_test_bits_per_dim"]
+        _finite(conditional, 0.0, 8.0, "conditional test bits/dim")
+        _finite(metrics["unconditional_test_bits_per_dim"], 0.0, 8.0, "unconditional bits/dim")
+        assert metrics["classified_images"] == 297  # the whole digits test split
+        # Even 60 steps make the flow a classifier better than chance (0.1).
+        _finite(metrics["classification_accuracy"], 0.15, 1.0, "classification accuracy")
     else:  # mnist, cifar10: 8-bit images
         _finite(metrics["test_bits_per_dim"], 0.0, 16.0, "test bits/dim")
         assert all(math.isfinite(b) for b in metrics["train_bits_per_dim"])

@@ -53,17 +53,23 @@ def _images():
     return tf.constant(rng.uniform(0.01, 0.99, size=[5, *EVENT_SHAPE]), tf.float64)
 
 
-def _loss_and_gradients(flow, x, function):
+def _loss_and_gradients(flow, x, function, context=None):
+    """The loss and its gradients in x, then (with a context) in the context, then in every
+    trainable variable."""
     dist = tfd.TransformedDistribution(
         tfd.Sample(tfd.Normal(tf.constant(0.0, tf.float64), 1.0), EVENT_SHAPE), flow
     )
     trainable = dist.trainable_variables
 
     def step(x):
+        inputs, kwargs = [x], {"training": True}
+        if context is not None:
+            inputs.append(context)
+            kwargs["conditional_input"] = context
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = -tf.reduce_mean(dist.log_prob(x, bijector_kwargs={"training": True}))
-        return loss, tape.gradient(loss, [x, *trainable])
+            tape.watch(inputs)
+            loss = -tf.reduce_mean(dist.log_prob(x, bijector_kwargs=kwargs))
+        return loss, tape.gradient(loss, [*inputs, *trainable])
 
     if function:
         step = tf.function(step)
@@ -113,6 +119,24 @@ def test_same_gradients_for_every_coupling_kind(coupling):
     for v, g_p, g_s in zip([None, *vars_p], grads_p, grads_s, strict=True):
         _assert_close(g_s, g_p, "d loss / d x" if v is None else v.name, scale)
     assert sum(bool(np.any(np.asarray(g) != 0)) for g in grads_p[1:]) > len(vars_p) // 2
+
+
+@pytest.mark.parametrize("conditional_shape", [[3], [2, 2, 3]], ids=["vector", "feature_map"])
+def test_same_gradients_with_a_context(conditional_shape):
+    """The recomputation sees the context too: same gradients in x, in c and in every weight."""
+    plain, saving = _pair(num_scales=1, conditional_shape=conditional_shape)
+    context = tf.constant(np.random.default_rng(2).normal(size=[5, *conditional_shape]))
+    loss_p, grads_p, vars_p = _loss_and_gradients(plain, _images(), False, context)
+    loss_s, grads_s, _ = _loss_and_gradients(saving, _images(), False, context)
+    _assert_close(loss_s, loss_p, "loss")
+    scale = max(np.max(np.abs(g)) for g in grads_p)
+    names = ["d loss / d x", "d loss / d context", *(v.name for v in vars_p)]
+    for name, g_p, g_s in zip(names, grads_p, grads_s, strict=True):
+        _assert_close(g_s, g_p, name, scale)
+    assert np.max(np.abs(grads_p[1])) > 1e-3 * scale  # the context has a gradient
+    context_weights = {id(w.value) for w in _variables(plain) if "context" in w.path}
+    projections = [g for v, g in zip(vars_p, grads_p[2:], strict=True) if id(v) in context_weights]
+    assert len(projections) == 2 * 4 and all(np.any(np.asarray(g) != 0) for g in projections)
 
 
 def test_without_batch_norm():

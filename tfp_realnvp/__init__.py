@@ -41,6 +41,7 @@ _MODULES = {
     **dict.fromkeys(_BIJECTORS, "tfp_realnvp.bijectors"),
     "RealNVPModel": "tfp_realnvp.training",
     "RealNVPMultiScale": "tfp_realnvp.real_nvp_multiscale",
+    "ContextProjection": "tfp_realnvp.networks",
     "ResNetConditioner": "tfp_realnvp.networks",
     "WeightNormConv2D": "tfp_realnvp.networks",
 }

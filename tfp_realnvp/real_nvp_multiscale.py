@@ -23,6 +23,7 @@ from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
 from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze, squeeze_2x2, unsqueeze_2x2
+from tfp_realnvp.networks.context_projection import conditional_event_shape
 from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
 
 tfb = tfp.bijectors
@@ -73,6 +74,15 @@ class RealNVPMultiScale(FlowBijector):
     `bijector_kwargs={"training": True}` in `log_prob`); the default is inference, a fixed,
     exactly invertible map.
 
+    Conditional flows, p(x | c) (`conditional_shape` set): every coupling network also sees a
+    context c, `flow.inverse(x, conditional_input=c)`, `flow.forward(z, conditional_input=c)`,
+    or through a distribution `dist.log_prob(x, bijector_kwargs={"conditional_input": c})` and
+    `dist.sample(n, bijector_kwargs={"conditional_input": c})`. c is a float tensor
+    [..., *conditional_shape] with the batch shape of x (or without batch axes: one context
+    for every image). The networks add a learned projection of c to their first hidden
+    features (see `ResNetConditioner`); the log-det formulas hold for every c, so the
+    log-likelihood is exact per context.
+
     Every coupling's `scale` starts at 1 and its network's last layer at 0, so a new flow is
     the identity in logit space. (The authors' code starts checkerboard scales at 0, which with
     a zero last layer would leave those log-scales without a gradient: s = scale * tanh(raw) has
@@ -92,9 +102,13 @@ class RealNVPMultiScale(FlowBijector):
         coupling's network, called with the keywords `event_shape` ([H, W, C] of the
         coupling), `keep_mask` ([H, W, C] 0/1 array, 1 = passed through), `mask_kind`
         ("checkerboard" or "channel"), `num_filters` (this scale's width), `output_channels`
-        (what the coupling needs), `dtype` (the networks' Keras dtype policy) and `name`; it
-        returns a Keras 3 layer [B, H, W, C] -> [B, H, W, output_channels]. Register it
-        (`@keras.saving.register_keras_serializable()`) so that saved models find it again.
+        (what the coupling needs), `dtype` (the networks' Keras dtype policy) and `name`, and
+        in a conditional flow `conditional_shape`; it returns a Keras 3 layer
+        [B, H, W, C] -> [B, H, W, output_channels], which a conditional flow calls as
+        `layer(x, context=c, training=...)` with c [B, *conditional_shape] (the layer creates
+        its weights in `build(input_shape)`, as the coupling builds it before the first call).
+        Register it (`@keras.saving.register_keras_serializable()`) so that saved models find
+        it again.
       squeeze_order: "space_to_depth" or "authors" (see above).
       logit_alpha: alpha of `LogitPreprocess` (x in [0, 1]); None: no preprocessing.
       normalization: what follows every coupling: "batch_norm" (the paper: a
@@ -127,6 +141,9 @@ class RealNVPMultiScale(FlowBijector):
         the batch norms after the couplings and the latents stay in `dtype`. Inverse and
         forward use the same network outputs, so they still invert each other to `dtype`'s
         precision. None: `dtype` throughout.
+      conditional_shape: None (an unconditional flow, p(x)), or the shape of one context c of
+        p(x | c): [K] (a vector: a one-hot label, attributes) or [h, w, K] (a feature map,
+        resized to each coupling's height and width).
       validate_args: check inputs at run time (pixel values in [0, 1], not NaN).
       dtype: tf.float32 or tf.float64.
       name: name of the bijector.
@@ -167,6 +184,7 @@ class RealNVPMultiScale(FlowBijector):
         l2_regularization: float = 5e-5,
         memory_saving_gradients: bool = False,
         network_dtype_policy: str | keras.DTypePolicy | None = None,
+        conditional_shape: Sequence[int] | None = None,
         validate_args: bool = False,
         dtype: tf.DType | str = tf.float32,
         name: str = "real_nvp_multiscale",
@@ -211,9 +229,14 @@ class RealNVPMultiScale(FlowBijector):
         if dtype not in (tf.float32, tf.float64):
             raise ValueError(f"`dtype` must be float32 or float64; got dtype={dtype.name}.")
         network_policy = _checked_network_policy(network_dtype_policy, dtype)
+        if conditional_shape is not None:
+            conditional_shape = conditional_event_shape(conditional_shape)
+            parameters["conditional_shape"] = conditional_shape
         with tf.name_scope(name) as name:
             self._event_shape = event_shape
             self._num_scales = num_scales
+            # A tuple: tf.Module would wrap a list in a ListWrapper.
+            self._conditional_shape = conditional_shape and tuple(conditional_shape)
             self._config = dict(
                 coupling=coupling,
                 spline_bins=spline_bins,
@@ -300,6 +323,8 @@ class RealNVPMultiScale(FlowBijector):
             dtype=config["network_policy"],
             name=f"{name}_network",
         )
+        if self._conditional_shape is not None:
+            network_arguments["conditional_shape"] = self.conditional_shape
         make_network = config["conditioner_fn"] or self._resnet_conditioner
         conditioner = make_network(**network_arguments)
         if not isinstance(conditioner, keras.layers.Layer):
@@ -338,7 +363,16 @@ class RealNVPMultiScale(FlowBijector):
         return [coupling]
 
     def _resnet_conditioner(
-        self, *, keep_mask, mask_kind, num_filters, output_channels, dtype, name, **_
+        self,
+        *,
+        keep_mask,
+        mask_kind,
+        num_filters,
+        output_channels,
+        dtype,
+        name,
+        conditional_shape=None,
+        **_,
     ):
         """The paper's coupling network: the default `conditioner_fn`."""
         config = self._config
@@ -349,6 +383,7 @@ class RealNVPMultiScale(FlowBijector):
             use_batch_norm=config["normalization"] == "batch_norm",
             magnitude_regularizer=config["regularizer"],
             output_channels=output_channels,
+            conditional_shape=conditional_shape,
             dtype=dtype,
             name=name,
         )
@@ -364,13 +399,75 @@ class RealNVPMultiScale(FlowBijector):
     def num_scales(self) -> int:
         return self._num_scales
 
-    def _inverse_and_log_det(self, x, training=False):
-        check_event_shape(x, self._event_shape, "x", self.name)
-        return self._flow._inverse_and_log_det(x, training=training)
+    @property
+    def conditional_shape(self):
+        """The shape of one context c ([K] or [h, w, K]); None for an unconditional flow."""
+        return None if self._conditional_shape is None else list(self._conditional_shape)
 
-    def _forward_and_log_det(self, z, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
+        check_event_shape(x, self._event_shape, "x", self.name)
+        context = self._context(conditional_input, x, "x")
+        return self._flow._inverse_and_log_det(x, training, context)
+
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
         check_event_shape(z, self._event_shape, "z", self.name)
-        return self._flow._forward_and_log_det(z, training=training)
+        context = self._context(conditional_input, z, "z")
+        return self._flow._forward_and_log_det(z, training, context)
+
+    def _context(self, conditional_input, images, arg_name):
+        """The context of `images` [..., H, W, C]: checked, in the flow's dtype, batch-shaped."""
+        shape = self.conditional_shape
+        if shape is None:
+            if conditional_input is not None:
+                raise ValueError(
+                    f"{self.name}: this flow is unconditional (conditional_shape=None), so "
+                    "`conditional_input` must be None; got conditional_input="
+                    f"{_describe(conditional_input)}. Build it with "
+                    "RealNVPMultiScale(..., conditional_shape=[...]) to condition it."
+                )
+            return None
+        if conditional_input is None:
+            raise ValueError(
+                f"{self.name}: this flow is conditional (conditional_shape={shape}), so "
+                f"`conditional_input` must be a context of shape [..., {_dims(shape)}]: "
+                f"{'inverse' if arg_name == 'x' else 'forward'}({arg_name}, conditional_input=c) "
+                "or bijector_kwargs={'conditional_input': c}; got conditional_input=None."
+            )
+        context = tf.convert_to_tensor(conditional_input)
+        if not context.dtype.is_floating:
+            raise ValueError(
+                f"{self.name}: `conditional_input` must be a float tensor (class labels as "
+                f"one-hot vectors, tf.one_hot(labels, K)); got conditional_input="
+                f"{_describe(context)}."
+            )
+        context = tf.cast(context, self.dtype)
+        rank = context.shape.rank
+        event_rank = len(shape)
+        if rank is None or rank < event_rank or context.shape[rank - event_rank :] != shape:
+            raise ValueError(
+                f"{self.name}: `conditional_input` must have shape [..., {_dims(shape)}] "
+                f"(conditional_shape={shape}); got conditional_input={_describe(context)}."
+            )
+        batch_shape = images.shape[:-3]
+        if rank == event_rank:  # one context for every image
+            context = tf.broadcast_to(context, tf.concat([tf.shape(images)[:-3], shape], 0))
+            return tf.ensure_shape(context, batch_shape.concatenate(shape))
+        if not context.shape[: rank - event_rank].is_compatible_with(batch_shape):
+            raise ValueError(
+                f"{self.name}: `conditional_input` must have the batch shape of `{arg_name}`, "
+                f"{batch_shape.as_list()} (or none: one context for all); got "
+                f"conditional_input={_describe(context)} for {arg_name} of shape "
+                f"{images.shape.as_list()}."
+            )
+        if self.validate_args:
+            check = tf.debugging.assert_equal(
+                tf.shape(context)[: rank - event_rank],
+                tf.shape(images)[:-3],
+                message=f"`conditional_input` must have the batch shape of `{arg_name}`",
+            )
+            with tf.control_dependencies([check]):
+                context = tf.identity(context)
+        return context
 
     def get_config(self) -> dict:
         """The constructor's arguments but `name`, JSON-friendly: `from_config` rebuilds the flow.
@@ -471,6 +568,17 @@ def _checked_normalization(normalization, use_batch_norm):
         )
     # use_batch_norm=False turns batch norm off (the default normalization) and nothing else.
     return None if normalization == "batch_norm" and not use_batch_norm else normalization
+
+
+def _dims(shape):
+    return ", ".join(str(d) for d in shape)
+
+
+def _describe(value):
+    """A short description of a tensor-like value for error messages: dtype and shape."""
+    if tf.is_tensor(value) or hasattr(value, "dtype"):
+        return f"<{tf.as_dtype(value.dtype).name} of shape {list(value.shape)}>"
+    return repr(value)
 
 
 def _checked_network_policy(network_dtype_policy, dtype):

@@ -106,18 +106,18 @@ class ActNorm(FlowBijector):
         log_det = self._num_pixels * tf.reduce_sum(log_scale)
         return bias, log_scale, tf.broadcast_to(log_det, tf.shape(x)[:-IMAGE_EVENT_NDIMS])
 
-    def _inverse_and_log_det(self, x, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         check_event_shape(x, self._event_shape, "x", self.name)
         if training:
             self._params.initialize_once(*self._initial_values(x))
         bias, log_scale, log_det = self._affine_parameters(x)
         return (x + bias) * tf.exp(log_scale), log_det
 
-    def _forward_and_log_det(self, y, training=False):
-        del training  # the map does not depend on it; initialisation needs data (inverse)
-        check_event_shape(y, self._event_shape, "y", self.name)
-        bias, log_scale, log_det = self._affine_parameters(y)
-        return y * tf.exp(-log_scale) - bias, -log_det
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
+        del training, conditional_input  # not used: initialisation needs data (inverse)
+        check_event_shape(z, self._event_shape, "z", self.name)
+        bias, log_scale, log_det = self._affine_parameters(z)
+        return z * tf.exp(-log_scale) - bias, -log_det
 
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")

@@ -76,12 +76,16 @@ class FactorOut(FlowBijector):
         halves = [factored, going_on] if self._factored_first else [going_on, factored]
         return tf.concat(halves, axis=-1)
 
-    def _inverse_and_log_det(self, x, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         factored, going_on = self.split(x, "x")
-        latent, log_det = inverse_and_log_det(self._remaining, going_on, training)
+        latent, log_det = inverse_and_log_det(
+            self._remaining, going_on, training, conditional_input
+        )
         return self.merge(factored, latent), log_det
 
-    def _forward_and_log_det(self, z, training=False):
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
         factored, latent = self.split(z, "z")
-        going_on, log_det = forward_and_log_det(self._remaining, latent, training)
+        going_on, log_det = forward_and_log_det(
+            self._remaining, latent, training, conditional_input
+        )
         return self.merge(factored, going_on), log_det

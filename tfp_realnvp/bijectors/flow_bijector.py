@@ -11,14 +11,16 @@ IMAGE_EVENT_NDIMS = 3
 
 
 class FlowBijector(tfb.Bijector):
-    """A `tfb.Bijector` whose value and log-det come from one evaluation, with per-call `training`.
+    """A `tfb.Bijector` whose value and log-det come from one evaluation, with per-call options.
 
     Notation, everywhere in this package: x is data (an image), z the latent; the paper's
     f: x -> z is TFP's `inverse`, its inverse g: z -> x is `forward` (sampling).
     Subclasses implement, for events of rank 3 and any batch shape:
 
-        _inverse_and_log_det(x, training) -> (z, log|det dz/dx|)    shape of the log-det: batch
-        _forward_and_log_det(z, training) -> (x, log|det dx/dz|)    (training is always False)
+        _inverse_and_log_det(x, training, conditional_input) -> (z, log|det dz/dx|)
+        _forward_and_log_det(z, training, conditional_input) -> (x, log|det dx/dz|)
+
+    The log-det has the batch shape; `training` is always False in `_forward_and_log_det`.
 
     TFP's cache is told both results at once (`BijectorCacheWithGreedyAttrs`, as TFP's FFJORD
     does), so `inverse(x)` followed by `inverse_log_det_jacobian(x)` (what
@@ -27,6 +29,13 @@ class FlowBijector(tfb.Bijector):
     `training` is chosen per call: `bijector.inverse(x, training=True)`, or through a
     distribution, `dist.log_prob(x, bijector_kwargs={"training": True})`. Only True trains;
     False and None infer; `forward` (sampling) refuses True (see `training_mode`).
+
+    `conditional_input` is the context c of a conditional flow, p(x | c), TFP's keyword for it
+    (as in `tfb.MaskedAutoregressiveFlow`): `bijector.inverse(x, conditional_input=c)`, or
+    `dist.log_prob(x, bijector_kwargs={"conditional_input": c, "training": True})`. It travels
+    with `training`, through the same functions (`inverse_and_log_det`, `forward_and_log_det`),
+    to every step; a step that does not depend on the context (a batch norm) ignores it, and
+    None means no context.
 
     Variables live in Keras layers so that a `keras.Model` can track, train and save them; a
     Keras 3 layer's variables are invisible to `tf.Module`, so `_hold_keras_layers` exposes the
@@ -54,10 +63,10 @@ class FlowBijector(tfb.Bijector):
                 found.append(layer)
         return found
 
-    def _forward_and_log_det(self, z, training=False):
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
         raise NotImplementedError
 
-    def _inverse_and_log_det(self, x, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         raise NotImplementedError
 
     def _augmented_forward(self, z, **kwargs):
@@ -96,18 +105,23 @@ def training_mode(training, owner):
     raise ValueError(f"{owner}: `training` must be True, False or None; got training={training!r}.")
 
 
-def inverse_and_log_det(bijector, x, training=None):
+def inverse_and_log_det(bijector, x, training=None, conditional_input=None):
     """(z, log|det dz/dx|) of one step of a flow over image events (the paper's f, data -> latent).
 
-    `training` reaches this package's bijectors; other TFP bijectors take no mode.
+    `training` and `conditional_input` reach this package's bijectors; other TFP bijectors
+    (a squeeze, `tfb.Invert`) take neither: they do not depend on the mode or the context.
     """
     if isinstance(bijector, FlowBijector):
-        return bijector._inverse_and_log_det(x, training=training_mode(training, bijector.name))
+        return bijector._inverse_and_log_det(
+            x,
+            training=training_mode(training, bijector.name),
+            conditional_input=conditional_input,
+        )
     z = bijector.inverse(x)
     return z, bijector.inverse_log_det_jacobian(x, event_ndims=IMAGE_EVENT_NDIMS)
 
 
-def forward_and_log_det(bijector, z, training=None):
+def forward_and_log_det(bijector, z, training=None, conditional_input=None):
     """(x, log|det dx/dz|) of one step of a flow over image events (sampling, latent -> data).
 
     Sampling is always in inference mode: batch statistics exist only for data, so
@@ -120,7 +134,7 @@ def forward_and_log_det(bijector, z, training=None):
                 "direction, where batch statistics of the data exist; got forward(..., "
                 "training=True). Sample in inference mode (training=False)."
             )
-        return bijector._forward_and_log_det(z, training=False)
+        return bijector._forward_and_log_det(z, training=False, conditional_input=conditional_input)
     x = bijector.forward(z)
     return x, bijector.forward_log_det_jacobian(z, event_ndims=IMAGE_EVENT_NDIMS)
 

@@ -19,10 +19,10 @@ class FlowSequence(FlowBijector):
 
     This is the order of `tfb.Chain(steps)`, which also applies its list from the end in the
     forward direction and from the start in the inverse direction. Unlike `tfb.Chain`, which
-    routes keyword arguments by bijector name, `training=...` given to the sequence reaches
-    every step of this package, and each step's value and log-det come from one evaluation.
-    Steps may be any `tfb.Bijector` over image events [H, W, C] (for example
-    `tfb.Invert(Squeeze())`).
+    routes keyword arguments by bijector name, `training=...` and `conditional_input=...` given
+    to the sequence reach every step of this package, and each step's value and log-det come
+    from one evaluation. Steps may be any `tfb.Bijector` over image events [H, W, C] (for
+    example `tfb.Invert(Squeeze())`).
 
     Args:
       steps: list of bijectors in data -> latent order.
@@ -55,17 +55,17 @@ class FlowSequence(FlowBijector):
     def steps(self):
         return list(self._steps)
 
-    def _inverse_and_log_det(self, x, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         log_det = 0.0
         for step in self._steps:
-            x, step_log_det = inverse_and_log_det(step, x, training)
+            x, step_log_det = inverse_and_log_det(step, x, training, conditional_input)
             log_det += step_log_det
         return x, log_det
 
-    def _forward_and_log_det(self, z, training=False):
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
         log_det = 0.0
         for step in reversed(self._steps):
-            z, step_log_det = forward_and_log_det(step, z, training)
+            z, step_log_det = forward_and_log_det(step, z, training, conditional_input)
             log_det += step_log_det
         return z, log_det
 

@@ -103,15 +103,15 @@ class InvertibleConv1x1(FlowBijector):
         log_det = self._num_pixels * tf.reduce_sum(self._factors.log_abs_diagonal)
         return tf.broadcast_to(log_det, tf.shape(x)[:-IMAGE_EVENT_NDIMS])
 
-    def _inverse_and_log_det(self, x, training=False):
-        del training  # the map does not depend on it
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
+        del training, conditional_input  # the map depends on neither
         check_event_shape(x, self._event_shape, "x", self.name)
         return tf.einsum("...c,dc->...d", x, self.kernel()), self._log_det(x)
 
-    def _forward_and_log_det(self, y, training=False):
-        del training
-        check_event_shape(y, self._event_shape, "y", self.name)
-        return tf.einsum("...c,dc->...d", y, self.inverse_kernel()), -self._log_det(y)
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
+        del training, conditional_input
+        check_event_shape(z, self._event_shape, "z", self.name)
+        return tf.einsum("...c,dc->...d", z, self.inverse_kernel()), -self._log_det(z)
 
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")

@@ -27,6 +27,11 @@ class MaskedCoupling(FlowBijector):
     Jacobian is triangular and the network is evaluated once per direction (value and log-det
     together), with `training` passed on.
 
+    Conditional: with a context c (`conditional_input=c`, [..., *conditional_shape], the batch
+    shape of x), the parameters are NN(b*x, c): the network is called as
+    `conditioner(b*x, context=c, training=...)`. The Jacobian in x keeps its triangular form,
+    so both log-dets above hold for every c.
+
     Subclasses define the map by
 
         params_per_unit                     network outputs per transformed unit (P)
@@ -40,8 +45,10 @@ class MaskedCoupling(FlowBijector):
       keep_mask: [H, W, C] array of 0/1, 1 = passed through; see `checkerboard_mask` and
         `channel_mask`. Fixes the event shape.
       conditioner: a Keras 3 layer [B, H, W, C] -> [B, H, W, P*C], built here for inputs
-        [None, H, W, C] if not yet built. A zero-initialised last layer makes a new coupling
-        the identity for every map of this package.
+        [None, H, W, C] if not yet built; in a conditional flow it also takes the keyword
+        `context` (for example `ResNetConditioner(..., conditional_shape=...)`). A
+        zero-initialised last layer makes a new coupling the identity for every map of this
+        package.
       validate_args: check inputs at run time (here: only static shapes are checked).
       dtype: tf.float32 or tf.float64. The conditioner may compute in a narrower dtype (mixed
         precision): its output is cast to `dtype`.
@@ -104,11 +111,23 @@ class MaskedCoupling(FlowBijector):
     def event_shape(self):
         return list(self._event_shape)
 
-    def network_output(self, kept: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """NN(b*x): the conditioner's output [..., H, W, P*C] for the kept units `kept` = b*x."""
+    def network_output(
+        self, kept: tf.Tensor, training: bool = False, conditional_input: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """NN(b*x[, c]): the conditioner's output [..., H, W, P*C] for the kept units `kept` = b*x.
+
+        With `conditional_input` c ([..., *conditional_shape], the batch shape of `kept`), the
+        conditioner is called with `context=c`.
+        """
         check_event_shape(kept, self._event_shape, "x", self.name)
         # Keras convolutions take one batch axis: fold any batch shape into it and back.
-        flat = self._conditioner(tf.reshape(kept, [-1, *self._event_shape]), training=training)
+        inputs = tf.reshape(kept, [-1, *self._event_shape])
+        if conditional_input is None:
+            flat = self._conditioner(inputs, training=training)
+        else:
+            batch_rank = kept.shape.rank - IMAGE_EVENT_NDIMS
+            context = tf.reshape(conditional_input, [-1, *conditional_input.shape[batch_rank:]])
+            flat = self._conditioner(inputs, context=context, training=training)
         # A mixed-precision network computes in a narrower dtype; the coupling does not.
         flat = tf.cast(flat, self._keep.dtype)
         per_unit = self.params_per_unit
@@ -137,8 +156,10 @@ class MaskedCoupling(FlowBijector):
         """g given the network's output: (x, log|det dx/dz|) with the batch shape."""
         raise NotImplementedError
 
-    def _inverse_and_log_det(self, x, training=False):
-        return self.transform(x, self.network_output(x * self._keep, training))
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
+        params = self.network_output(x * self._keep, training, conditional_input)
+        return self.transform(x, params)
 
-    def _forward_and_log_det(self, z, training=False):
-        return self.untransform(z, self.network_output(z * self._keep, training))
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
+        params = self.network_output(z * self._keep, training, conditional_input)
+        return self.untransform(z, params)

@@ -142,12 +142,14 @@ class MovingAverageBatchNorm(FlowBijector):
         restored = y * tf.sqrt(variance + self._epsilon) + mean
         return y + self._transform * (restored - y), -self._log_det(variance, y)
 
-    def _inverse_and_log_det(self, x, training=False):
+    # The normalisation does not depend on a conditional flow's context: it is ignored.
+
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         check_event_shape(x, self._event_shape, "x", self.name)
         mean, variance = self._statistics(x, training)
         return self._normalise(x, mean, variance)
 
-    def _forward_and_log_det(self, z, training=False):
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
         check_event_shape(z, self._event_shape, "z", self.name)
         mean, variance = self._moving_statistics()
         return self._denormalise(z, mean, variance)

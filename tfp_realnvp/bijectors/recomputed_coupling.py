@@ -35,6 +35,9 @@ class RecomputedCoupling(FlowBijector):
     them. Its moving averages are updated once, in the forward pass: the recomputation runs in
     a `keras.StatelessScope`, which discards the updates.
 
+    A conditional coupling's context c is passed to the recomputation as well (theta =
+    NN(b*z, c)), and gets its gradient from it.
+
     In inference mode and in `forward` (sampling) nothing is recomputed.
 
     Args:
@@ -69,33 +72,37 @@ class RecomputedCoupling(FlowBijector):
     def coupling(self):
         return self._coupling
 
-    def _forward_and_log_det(self, z, training=False):
-        return self._coupling._forward_and_log_det(z, training=False)
+    def _forward_and_log_det(self, z, training=False, conditional_input=None):
+        return self._coupling._forward_and_log_det(z, False, conditional_input)
 
-    def _inverse_and_log_det(self, x, training=False):
+    def _inverse_and_log_det(self, x, training=False, conditional_input=None):
         if not training:
-            return self._coupling._inverse_and_log_det(x, training=False)
-        return self._memory_saving_inverse(x)
+            return self._coupling._inverse_and_log_det(x, False, conditional_input)
+        if conditional_input is None:
+            return self._memory_saving_inverse(x)
+        return self._memory_saving_inverse(x, tf.convert_to_tensor(conditional_input))
 
-    def _memory_saving_inverse(self, x):
+    def _memory_saving_inverse(self, *inputs):
+        """`inputs`: (x,) or, in a conditional flow, (x, context); both get gradients."""
         coupling = self._coupling
 
         @tf.custom_gradient
-        def inverse(x):
-            z, log_det = coupling._inverse_and_log_det(x, training=True)
+        def inverse(*inputs):
+            z, log_det = coupling._inverse_and_log_det(inputs[0], True, *inputs[1:])
 
             def grad(dz, dlog_det, variables=None):
                 # An output the loss does not use gets no gradient (None): that means 0 here,
                 # not the tape's default of 1.
                 dz = tf.zeros_like(z) if dz is None else dz
                 dlog_det = tf.zeros_like(log_det) if dlog_det is None else dlog_det
-                return self._recomputed_gradients(z, dz, dlog_det, variables or [])
+                return self._recomputed_gradients(z, inputs[1:], dz, dlog_det, variables or [])
 
             return (z, log_det), grad
 
-        return inverse(x)
+        return inverse(*inputs)
 
-    def _recomputed_gradients(self, z, dz, dlog_det, variables):
+    def _recomputed_gradients(self, z, context, dz, dlog_det, variables):
+        """([dx] or [dx, dcontext], variable gradients); `context` is () or (c,)."""
         coupling = self._coupling
         # Recompute only once this coupling's output gradient exists. Without the dependency a
         # graph executor may rebuild every coupling's activations as soon as the forward pass
@@ -106,23 +113,24 @@ class RecomputedCoupling(FlowBijector):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(variables)
             tape.watch(kept)
+            tape.watch(context)
             with keras.StatelessScope():  # the forward pass already moved the averages
-                params = coupling.network_output(kept, training=True)
+                params = coupling.network_output(kept, True, *context)
                 x = tf.stop_gradient(coupling.untransform(z, params)[0])
                 tape.watch(x)
                 z_again, log_det = coupling.transform(x, params)
-        dkept, dx, *dvariables = tape.gradient(
+        dkept, dx, *dcontext_and_variables = tape.gradient(
             [z_again, log_det],
-            [kept, x, *variables],
+            [kept, x, *context, *variables],
             output_gradients=[dz, dlog_det],
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
-        # d/dx: the kept units reach z directly (inside dx) and through the network (dkept);
-        # the network saw `kept` as given, so its gradient off the mask is dropped.
+        dcontext = dcontext_and_variables[: len(context)]
+        dvariables = dcontext_and_variables[len(context) :]
         dx = dx + coupling.keep_mask * dkept
         # Hand dx on (and so let the previous coupling's recomputation start) only once every
         # gradient of this coupling is computed: otherwise a graph executor may postpone the
         # weight gradients and keep several couplings' activations alive at once.
         with tf.control_dependencies([g for g in dvariables if g is not None]):
             dx = tf.identity(dx)
-        return dx, dvariables
+        return [dx, *dcontext], dvariables

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfp_realnvp.networks.context_projection import ContextProjection, conditional_event_shape
 from tfp_realnvp.networks.residual_block import ResidualBlock, batch_norm_layer
 from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 
@@ -20,7 +21,7 @@ class ResNetConditioner(keras.layers.Layer):
         h    = BN(x)                            (normalise the masked input; no learned affine)
         h    = relu(concat([2h, -2h, mask]))    (checkerboard variant: x2 for the zeroed half,
                relu(concat([h, -h])) otherwise    the mask as an input channel)
-        h    = conv3x3(h);            skip = conv1x1(h)
+        h    = conv3x3(h) [+ P(c)];   skip = conv1x1(h)
         for each of N residual blocks:
              h = block(h);            skip += conv1x1(h)
         out  = conv1x1(relu(BN(skip)))          (zero-initialised: a new coupling is the identity)
@@ -31,6 +32,12 @@ class ResNetConditioner(keras.layers.Layer):
     that convolution: the same map up to float rounding, one pass over the activations fewer.
     Set the attribute `fold_batch_norms = False` to run the layers one by one instead.
 
+    Conditional (`conditional_shape` set): the network is called as `net(x, context=c)` and
+    the context enters once, added to the first hidden features: P(c) is a learned dense
+    projection of c to `num_filters` features (`ContextProjection`), the same at every pixel
+    for a vector c [B, K], per pixel for a feature map c [B, h, w, K] resized to [H, W].
+    Every later layer, the skip connections and so the output see it.
+
     Args:
       num_filters: feature maps of the hidden layers.
       num_res_blocks: number of pre-activation residual blocks.
@@ -39,6 +46,8 @@ class ResNetConditioner(keras.layers.Layer):
       use_batch_norm: use batch normalisation in the network.
       magnitude_regularizer: Keras regularizer for every weight-norm magnitude, or None.
       output_channels: channels of the output; None: 2C for inputs of C channels.
+      conditional_shape: None (unconditional), or the shape of one context: [K] (a vector,
+        such as a one-hot label) or [h, w, K] (a feature map).
 
     Example:
       >>> net = ResNetConditioner(num_filters=32, num_res_blocks=2)
@@ -59,9 +68,14 @@ class ResNetConditioner(keras.layers.Layer):
         use_batch_norm=True,
         magnitude_regularizer=None,
         output_channels=None,
+        conditional_shape=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.conditional_shape = (
+            None if conditional_shape is None else conditional_event_shape(conditional_shape)
+        )
+        self.context_projection = None  # built with the input's height and width
         if output_channels is not None and (
             isinstance(output_channels, bool)
             or not isinstance(output_channels, int)
@@ -131,6 +145,15 @@ class ResNetConditioner(keras.layers.Layer):
         self.input_conv.build(input_shape[:-1] + (2 * channels + extra,))
         hidden = input_shape[:-1] + (self.num_filters,)
         self.input_skip.build(hidden)
+        if self.conditional_shape is not None:
+            self.context_projection = ContextProjection(
+                self.num_filters,
+                self.conditional_shape,
+                spatial_shape=input_shape[1:3],
+                name="context_projection",
+                dtype=self.dtype_policy,
+            )
+            self.context_projection.build((None, *self.conditional_shape))
         for block, skip in zip(self.blocks, self.block_skips, strict=True):
             block.build(hidden)
             skip.build(hidden)
@@ -146,7 +169,13 @@ class ResNetConditioner(keras.layers.Layer):
         )
         self.output_conv.build(hidden)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, context=None, training=False):
+        if (context is None) != (self.conditional_shape is None):
+            raise ValueError(
+                f"{self.name}: built with conditional_shape={self.conditional_shape}, so "
+                f"`context` must be {'None' if self.conditional_shape is None else 'given'}; "
+                f"got context={'None' if context is None else f'of shape {list(context.shape)}'}."
+            )
         h = inputs
         if self.use_batch_norm:
             h = self.input_norm(h, training=training)
@@ -157,6 +186,8 @@ class ResNetConditioner(keras.layers.Layer):
         else:
             h = ops.concatenate([h, -h], axis=-1)
         h = self.input_conv(ops.relu(h))
+        if context is not None:
+            h = h + self.context_projection(context)
         skip = self.input_skip(h)
         for block, block_skip in zip(self.blocks, self.block_skips, strict=True):
             h = block(h, training=training, fold_batch_norm=self.fold_batch_norms)
@@ -181,4 +212,5 @@ class ResNetConditioner(keras.layers.Layer):
             "use_batch_norm": self.use_batch_norm,
             "magnitude_regularizer": keras.regularizers.serialize(self.magnitude_regularizer),
             "output_channels": self.output_channels,
+            "conditional_shape": self.conditional_shape,
         }

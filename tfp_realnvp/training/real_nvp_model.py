@@ -55,6 +55,14 @@ class RealNVPModel(keras.Model):
     weights, optimizer state and batch-norm statistics stay as they were, the `skipped_steps`
     log counts such steps in each epoch and `fit` ends with a warning saying how many.
 
+    Conditional models, p(x | y): with `num_classes` K the flow must be conditioned on one-hot
+    labels (`RealNVPMultiScale(..., conditional_shape=[K])`); batches are `(images, labels)`
+    with integer labels [B], which the model one-hots; `log_prob(x, labels)`,
+    `bits_per_dim(x, labels)`, `sample(n, labels=...)`, `encode`/`decode` with labels, and
+    `classify(x)` = p(y | x) by Bayes' rule. Another conditional flow (any context c, not
+    labels) is trained the same way from `(images, contexts)` batches, with `num_classes=None`,
+    and its methods take `conditional_input=c`.
+
     Under `tf.distribute`, the loss of each replica is divided by the number of replicas, as
     Keras does with its own compiled losses, so the summed gradients equal those of one device
     on the global batch; the flow's batch statistics are taken over the global batch.
@@ -64,6 +72,8 @@ class RealNVPModel(keras.Model):
         Keras tracks, trains, distributes and saves every variable.
       num_bins: how many values a pixel takes (256 for 8-bit images, 17 for scikit-learn's
         digits); only the reported bits/dim depends on it.
+      num_classes: None, or K >= 2 for a class-conditional model of a flow built with
+        `conditional_shape=[K]`.
       name: the model's name; other keyword arguments go to `keras.Model`.
 
     Example (scikit-learn's 8x8 digits):
@@ -80,7 +90,7 @@ class RealNVPModel(keras.Model):
       TensorShape([16, 8, 8, 1])
     """
 
-    def __init__(self, flow, num_bins=256, name="real_nvp_model", **kwargs):
+    def __init__(self, flow, num_bins=256, num_classes=None, name="real_nvp_model", **kwargs):
         super().__init__(name=name, **kwargs)
         if not isinstance(flow, RealNVPMultiScale):
             raise TypeError(
@@ -90,6 +100,7 @@ class RealNVPModel(keras.Model):
             raise ValueError(f"`num_bins` must be an integer >= 2; got num_bins={num_bins!r}.")
         self._flow = flow
         self.num_bins = num_bins
+        self.num_classes = _checked_num_classes(num_classes, flow)
         self.event_shape = tuple(flow.event_shape)
         self._domain = _domain(flow.parameters["logit_alpha"])
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
@@ -152,40 +163,58 @@ class RealNVPModel(keras.Model):
         )
         return x
 
-    def call(self, x, training=False):
-        """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B]."""
+    def call(self, inputs, training=False):
+        """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B].
+
+        `inputs` is x, or for a conditional model (x, labels) (`num_classes` set: integer
+        labels [B]) or (x, c) (another conditional flow: its context c).
+        """
+        x, context = self._split_inputs(inputs)
+        bijector_kwargs = {"training": bool(training), **self._flow_kwargs(context)}
         return self.distribution().log_prob(
-            self._checked_images(x), bijector_kwargs={"training": bool(training)}
+            self._checked_images(x), bijector_kwargs=bijector_kwargs
         )
 
-    def log_prob(self, x):
-        """log p(x) in inference mode (moving batch-norm statistics): [B, H, W, C] -> [B]."""
-        return self(x, training=False)
+    def log_prob(self, x, labels=None, *, conditional_input=None):
+        """log p(x) (or log p(x | labels), or log p(x | conditional_input)) in inference mode
+        (moving batch-norm statistics): [B, H, W, C] -> [B]."""
+        return self(self._inputs(x, labels, conditional_input), training=False)
 
-    def bits_per_dim(self, x):
+    def bits_per_dim(self, x, labels=None, *, conditional_input=None):
         """Bits per dimension of each image of x in inference mode: [B, H, W, C] -> [B]."""
-        return bits_per_dim(self.log_prob(x), self.event_shape, self.num_bins)
+        log_prob = self.log_prob(x, labels, conditional_input=conditional_input)
+        return bits_per_dim(log_prob, self.event_shape, self.num_bins)
 
-    def encode(self, x, per_scale=False):
-        """The latent f(x) [B, H, W, C] of images (inference mode); per_scale: one per scale."""
-        z = self._flow.inverse(self._images(x))
+    def encode(self, x, per_scale=False, *, labels=None, conditional_input=None):
+        """The latent f(x) [B, H, W, C] of images (inference mode); per_scale: one per scale.
+
+        A conditional model encodes with the images' labels (or context): f(x; y).
+        """
+        context = self._context(labels, conditional_input)
+        z = self._flow.inverse(self._images(x), **self._flow_kwargs(context))
         return self._flow.split_latents(z) if per_scale else z
 
-    def decode(self, z):
+    def decode(self, z, *, labels=None, conditional_input=None):
         """Images g(z) from a latent [B, H, W, C], or from a list with one latent per scale.
 
         The images lie in (-alpha / (1 - 2 alpha), 1 + alpha / (1 - 2 alpha)); clip only where
-        an image is written.
+        an image is written. A conditional model decodes with labels (or a context): g(z; y).
         """
         if isinstance(z, (list, tuple)):
             z = self._flow.merge_latents(z)
-        return self._flow.forward(tf.convert_to_tensor(z, self._flow.dtype))
+        context = self._context(labels, conditional_input)
+        z = tf.convert_to_tensor(z, self._flow.dtype)
+        return self._flow.forward(z, **self._flow_kwargs(context))
 
-    def sample(self, num_samples, temperature=1.0, seed=None):
+    def sample(
+        self, num_samples, temperature=1.0, seed=None, *, labels=None, conditional_input=None
+    ):
         """`num_samples` images [N, H, W, C] from latents z ~ N(0, temperature^2 I).
 
         Temperature < 1 trades diversity for quality (the base distribution's standard deviation
-        is scaled; the flow runs in inference mode).
+        is scaled; the flow runs in inference mode). A class-conditional model samples from
+        p(x | y) with `labels`: one integer label for all samples, or one per sample [N]; another
+        conditional model with `conditional_input` (one context, or one per sample).
         """
         if isinstance(num_samples, int) and num_samples < 0:
             raise ValueError(f"`num_samples` must be >= 0; got num_samples={num_samples!r}.")
@@ -194,8 +223,108 @@ class RealNVPModel(keras.Model):
         if isinstance(num_samples, int) and num_samples == 0:
             # Convolutions reject empty batches.
             return tf.zeros([0, *self.event_shape], self._flow.dtype)
+        context = self._context(labels, conditional_input)
         z = self.base_distribution(temperature).sample(num_samples, seed=seed)
-        return self._flow.forward(z)
+        return self._flow.forward(z, **self._flow_kwargs(context))
+
+    def classify(self, x):
+        """p(y | x) [B, K] of images x [B, H, W, C], by Bayes' rule with a uniform prior p(y):
+
+            p(y | x) = p(x | y) / sum_y' p(x | y') = softmax_y(log p(x | y))
+
+        One batched evaluation of log p(x | y) for every image and every class (K * B images
+        through the flow, inference mode). `tf.argmax(model.classify(x), -1)` is the predicted
+        class.
+        """
+        if self.num_classes is None:
+            raise ValueError(
+                "`classify` needs a class-conditional model, RealNVPModel(flow, "
+                "num_classes=K); this one has num_classes=None."
+            )
+        x = self._images(x)
+        batch = tf.shape(x)[0]
+        classes = tf.range(self.num_classes)
+        tiled = tf.tile(x, [self.num_classes, 1, 1, 1])  # class-major: class k, then image b
+        log_prob = self.log_prob(tiled, tf.repeat(classes, batch))
+        return tf.nn.softmax(tf.transpose(tf.reshape(log_prob, [self.num_classes, batch])))
+
+    # -- conditioning ---------------------------------------------------------------------------
+
+    @property
+    def is_conditional(self):
+        """Whether the flow takes a context: labels (`num_classes`) or another one."""
+        return self._flow.conditional_shape is not None
+
+    def one_hot(self, labels):
+        """Integer class labels [...] -> the flow's context, one-hot vectors [..., K]."""
+        if labels is None:
+            raise ValueError(
+                f"This model is class-conditional (num_classes={self.num_classes}): `labels` "
+                f"must be integer class labels in [0, {self.num_classes}); got labels=None."
+            )
+        labels = tf.convert_to_tensor(labels)
+        if not labels.dtype.is_integer:
+            raise ValueError(
+                f"`labels` must be integer class labels in [0, {self.num_classes}); got labels "
+                f"of dtype {labels.dtype.name} and shape {labels.shape.as_list()}."
+            )
+        if tf.executing_eagerly() and tf.size(labels) > 0:
+            low, high = int(tf.reduce_min(labels)), int(tf.reduce_max(labels))
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(
+                    f"`labels` must be in [0, {self.num_classes}) (num_classes="
+                    f"{self.num_classes}); got labels from {low} to {high}."
+                )
+        return tf.one_hot(labels, self.num_classes, dtype=self._flow.dtype)
+
+    def _context(self, labels, conditional_input):
+        """The flow's context from `labels` (class-conditional) or `conditional_input` (any
+        other conditional flow), or None; the flow checks its shape and refuses a missing one."""
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(
+                    "`labels` need a class-conditional model, RealNVPModel(flow, "
+                    "num_classes=K); this one has num_classes=None (give a conditional flow "
+                    f"its context as `conditional_input`); got labels={labels!r}."
+                )
+            return conditional_input
+        if conditional_input is not None:
+            raise ValueError(
+                f"A class-conditional model (num_classes={self.num_classes}) takes `labels`, "
+                "not `conditional_input`; got conditional_input too."
+            )
+        return self.one_hot(labels)
+
+    def _flow_kwargs(self, context):
+        return {} if context is None else {"conditional_input": context}
+
+    def _inputs(self, x, labels, conditional_input):
+        """`call`'s inputs: x, or (x, labels or context) for a conditional model."""
+        self._context(labels, conditional_input)  # clear errors before the model is called
+        if not self.is_conditional:
+            return x
+        return (x, labels if self.num_classes is not None else conditional_input)
+
+    def _split_inputs(self, inputs):
+        """(x, context) of `call`'s inputs; context None for an unconditional model."""
+        if not self.is_conditional:
+            return inputs, None
+        if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
+            what = "(images, labels)" if self.num_classes is not None else "(images, contexts)"
+            raise ValueError(
+                f"A conditional model's inputs (and `fit`'s batches) are pairs {what}; got "
+                f"{type(inputs).__name__} {_describe(inputs)}."
+            )
+        x, condition = inputs
+        if self.num_classes is not None:
+            return x, self._context(condition, None)
+        return x, self._context(None, condition)
+
+    def _conditional_batch(self, data):
+        """A conditional model's `(images, labels)` batch as Keras's inputs-only batch."""
+        if self.is_conditional and isinstance(data, (tuple, list)) and len(data) == 2:
+            return (tuple(data),)
+        return data
 
     # -- training -------------------------------------------------------------------------------
 
@@ -262,7 +391,7 @@ class RealNVPModel(keras.Model):
         applied, its loss logged as it is: the optimizer's cross-replica update cannot sit
         in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
         """
-        x = keras.utils.unpack_x_y_sample_weight(data)[0]
+        x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
         statistics = self.non_trainable_variables
         before = [tf.identity(variable.value) for variable in statistics]
         with tf.GradientTape() as tape:
@@ -279,7 +408,7 @@ class RealNVPModel(keras.Model):
             self.optimizer.apply(gradients, variables)
             for metric in self.metrics:
                 if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
-                    metric.update_state(loss * _num_replicas(loss.dtype), tf.shape(x)[0])
+                    metric.update_state(loss * _num_replicas(loss.dtype), tf.shape(log_prob)[0])
             self.bits_per_dim_tracker.update_state(
                 bits_per_dim(log_prob, self.event_shape, self.num_bins)
             )
@@ -311,7 +440,10 @@ class RealNVPModel(keras.Model):
         return history
 
     def test_step(self, data):
-        return _reducible_across_workers(super().test_step(data))
+        return _reducible_across_workers(super().test_step(self._conditional_batch(data)))
+
+    def predict_step(self, data):
+        return super().predict_step(self._conditional_batch(data))
 
     def refresh_batch_norm_statistics(self, batches, steps=50):
         """Re-estimates every moving batch-norm statistic for the current weights.
@@ -326,8 +458,9 @@ class RealNVPModel(keras.Model):
         those of the global batch, as in training.
 
         Args:
-          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C], or
-            a `tf.distribute.DistributedDataset` of them.
+          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C]
+            (of a conditional model: `(images, labels)` or `(images, contexts)` batches), or a
+            `tf.distribute.DistributedDataset` of them.
           steps: how many batches to run; fewer if `batches` ends first.
 
         Returns:
@@ -358,6 +491,7 @@ class RealNVPModel(keras.Model):
             "name": self.name,
             "flow": flow_config(self._flow),
             "num_bins": self.num_bins,
+            "num_classes": self.num_classes,
         }
 
     def compile_from_config(self, config):
@@ -377,6 +511,10 @@ class RealNVPModel(keras.Model):
             log_prob(x: float [B, H, W, C]) -> {"log_prob": [B], "bits_per_dim": [B]}
             sample(num_samples: int32 [], temperature: float []) -> {"samples": [N, H, W, C]}
 
+        A class-conditional model's signatures also take `labels: int32 [B]` (in `sample`: [N],
+        or [1] for all), another conditional model's `conditional_input` [B, *conditional_shape]
+        (in `sample`: [N, ...] or [1, ...]).
+
         `serving_default` is `log_prob`. The SavedModel loads with TensorFlow alone
         (`tf.saved_model.load(path).signatures["sample"](...)`). Other formats: as
         `keras.Model.export`.
@@ -387,20 +525,37 @@ class RealNVPModel(keras.Model):
         archive.track(self)
         dtype = self._flow.dtype
 
-        def serve_log_prob(x):
-            log_prob = self.log_prob(x)
+        # The condition of a conditional model: () or (name, spec of one batch of it).
+        condition = ()
+        if self.num_classes is not None:
+            condition = ("labels", tf.TensorSpec([None], tf.int32, name="labels"))
+        elif self.is_conditional:
+            shape = [None, *self._flow.conditional_shape]
+            condition = ("conditional_input", tf.TensorSpec(shape, dtype, name="conditional_input"))
+        condition_specs = list(condition[1:])
+
+        def serve_log_prob(x, *context):
+            log_prob = self.log_prob(x, **dict(zip(condition[:1], context, strict=True)))
             return {
                 "log_prob": log_prob,
                 "bits_per_dim": bits_per_dim(log_prob, self.event_shape, self.num_bins),
             }
 
-        def serve_sample(num_samples, temperature):
-            return {"samples": self.sample(num_samples, temperature)}
+        def serve_sample(num_samples, temperature, *context):
+            # One condition for every sample, or one per sample.
+            context = [
+                tf.broadcast_to(c, tf.concat([[num_samples], tf.shape(c)[1:]], 0)) for c in context
+            ]
+            kwargs = dict(zip(condition[:1], context, strict=True))
+            return {"samples": self.sample(num_samples, temperature, **kwargs)}
 
         archive.add_endpoint(
             "log_prob",
             serve_log_prob,
-            input_signature=[tf.TensorSpec([None, *self.event_shape], dtype, name="x")],
+            input_signature=[
+                tf.TensorSpec([None, *self.event_shape], dtype, name="x"),
+                *condition_specs,
+            ],
         )
         archive.add_endpoint(
             "sample",
@@ -408,6 +563,7 @@ class RealNVPModel(keras.Model):
             input_signature=[
                 tf.TensorSpec([], tf.int32, name="num_samples"),
                 tf.TensorSpec([], dtype, name="temperature"),
+                *condition_specs,
             ],
         )
         archive.write_out(filepath, verbose=bool(verbose))
@@ -429,6 +585,28 @@ def _domain(logit_alpha):
 
 def _num_replicas(dtype):
     return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, dtype)
+
+
+def _checked_num_classes(num_classes, flow):
+    """`num_classes` (None or an int >= 2 matching the flow's one-hot context), or ValueError."""
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"`num_classes` must be None or an integer >= 2; got num_classes={num_classes!r}."
+        )
+    if flow.conditional_shape != [num_classes]:
+        raise ValueError(
+            f"`num_classes` needs a flow conditioned on one-hot labels, RealNVPMultiScale(..., "
+            f"conditional_shape=[{num_classes}]); got num_classes={num_classes} for a flow with "
+            f"conditional_shape={flow.conditional_shape}."
+        )
+    return num_classes
+
+
+def _describe(value):
+    shape = getattr(value, "shape", None)
+    return f"of shape {list(shape)}" if shape is not None else repr(value)[:80]
 
 
 def _reducible_across_workers(logs):
