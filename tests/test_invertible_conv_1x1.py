@@ -117,7 +117,7 @@ def test_bad_arguments(kwargs, message):
 
 def test_wrong_event_shape_names_the_argument():
     conv = tfp_realnvp.InvertibleConv1x1(EVENT, seed=0)
-    with pytest.raises(ValueError, match=r"`y` has event shape \[4, 4, 2\]"):
+    with pytest.raises(ValueError, match=r"`z` has event shape \[4, 4, 2\]"):
         conv.forward(tf.zeros([1, 4, 4, 2]))
 
 

@@ -62,12 +62,13 @@ class MaskedAffineCoupling(MaskedCoupling):
         name: str = "masked_affine_coupling",
     ) -> None:
         parameters = dict(locals())
-        self._log_scale = TanhScale(
-            initial_scale,
-            regularizer=scale_regularizer,
-            dtype=tf.as_dtype(dtype).name,
-            name="log_scale",
-        )
+        with tf.name_scope(name):  # its variable's path: <coupling name>/log_scale/scale
+            self._log_scale = TanhScale(
+                initial_scale,
+                regularizer=scale_regularizer,
+                dtype=tf.as_dtype(dtype).name,
+                name="log_scale",
+            )
         super().__init__(
             keep_mask,
             conditioner,
