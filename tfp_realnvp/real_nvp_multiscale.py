@@ -313,7 +313,11 @@ class RealNVPMultiScale(FlowBijector):
         """A coupling and, if `normalized`, the normalisation step after it."""
         config = self._config
         kind = config["coupling"]
-        per_unit = {"affine": 2, "additive": 1, "spline": 3 * config["spline_bins"] - 1}[kind]
+        per_unit = {
+            "affine": MaskedAffineCoupling.params_per_unit,
+            "additive": MaskedAdditiveCoupling.params_per_unit,
+            "spline": MaskedSplineCoupling.params_for_bins(config["spline_bins"]),
+        }[kind]
         network_arguments = dict(
             event_shape=list(keep_mask.shape),
             keep_mask=keep_mask,

@@ -79,7 +79,7 @@ class MaskedSplineCoupling(MaskedCoupling):
             raise ValueError(f"`bound` must be a positive number; got bound={bound!r}.")
         self._num_bins = num_bins
         self._bound = float(bound)
-        self.params_per_unit = 3 * num_bins - 1
+        self.params_per_unit = self.params_for_bins(num_bins)
         super().__init__(
             keep_mask,
             conditioner,
@@ -88,6 +88,11 @@ class MaskedSplineCoupling(MaskedCoupling):
             name=name,
             parameters=parameters,
         )
+
+    @staticmethod
+    def params_for_bins(num_bins: int) -> int:
+        """Network outputs per transformed unit for K bins: K widths, K heights, K - 1 slopes."""
+        return 3 * num_bins - 1
 
     @property
     def num_bins(self):
