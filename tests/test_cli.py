@@ -9,7 +9,6 @@ import pytest
 
 import tfp_realnvp
 from tfp_realnvp.cli import main, run_config
-from tfp_realnvp.training.real_nvp_model import flow_config
 
 
 def error_of(argv, capsys):
@@ -160,7 +159,7 @@ def test_image_size_the_architecture_cannot_squeeze(capsys, tmp_path):
 
 def test_log_dir_of_another_architecture(capsys, tmp_path):
     flow = tfp_realnvp.RealNVPMultiScale([8, 8, 1], num_res_blocks=1, num_filters=8)
-    saved = {"dataset": "digits", "num_bins": 17, "flow": flow_config(flow), "training": {}}
+    saved = {"dataset": "digits", "num_bins": 17, "flow": flow.get_config(), "training": {}}
     run_config.write_config(str(tmp_path), saved)
     argv = ["train", "--logdir", str(tmp_path), "--num-res-blocks", "1", "--num-filters"]
     line = error_of([*argv, "4"], capsys)

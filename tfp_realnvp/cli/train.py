@@ -46,7 +46,6 @@ def run(args):
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
     from tfp_realnvp.training import RealNVPModel, default_optimizer
-    from tfp_realnvp.training.real_nvp_model import flow_config
 
     # The strategy first: MultiWorkerMirroredStrategy sets TensorFlow up at start-up.
     strategy = distribution.make_strategy(args.strategy)
@@ -84,7 +83,7 @@ def run(args):
         "dataset": source,
         "data": data_record,
         "num_bins": info.num_bins,
-        "flow": flow_config(flow),
+        "flow": flow.get_config(),
         "training": {
             "batch_size": args.batch_size,
             "learning_rate": args.learning_rate,

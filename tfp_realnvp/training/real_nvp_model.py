@@ -26,11 +26,6 @@ def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
     )
 
 
-def flow_config(flow):
-    """The constructor arguments of a `RealNVPMultiScale` (but its name), JSON-friendly."""
-    return flow.get_config()
-
-
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
 class RealNVPModel(keras.Model):
     """A `keras.Model` that fits a `RealNVPMultiScale` flow by maximum likelihood.
@@ -489,7 +484,7 @@ class RealNVPModel(keras.Model):
     def get_config(self):
         return {
             "name": self.name,
-            "flow": flow_config(self._flow),
+            "flow": self._flow.get_config(),
             "num_bins": self.num_bins,
             "num_classes": self.num_classes,
         }
