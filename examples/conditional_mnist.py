@@ -11,9 +11,9 @@ here the one-hot label y: `RealNVPMultiScale(..., conditional_shape=[10])` in
 3. the flow as a generative classifier, by Bayes' rule with a uniform prior:
    p(y | x) = p(x | y) / sum_y' p(x | y') (`model.classify`), and its test accuracy.
 
-Data: the four official MNIST idx .gz files in `--manual-dir` (read with numpy), or with
-`--dataset digits` (and in `--quick` mode) scikit-learn's 8x8 digits (17 grey levels), which
-need no files.
+Data: `data.load(..., with_labels=True)`, from the four official MNIST idx .gz files
+in `--manual-dir`, or with `--dataset digits` (and in `--quick` mode) the embedded 8x8 digits
+(17 grey levels), which need no files.
 
 Run:
     python examples/conditional_mnist.py --manual-dir ../shared/data/mnist   # on a GPU
@@ -28,62 +28,38 @@ metrics.json (both bits/dim, the accuracy), conditional.keras.
 """
 
 import argparse
-import gzip
 import json
 import pathlib
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import tfp_realnvp
-from tfp_realnvp.training.image_grid import image_grid, save_png
+from tfp_realnvp import data
+from tfp_realnvp.training import classification_accuracy, default_optimizer
+from tfp_realnvp.training.image_grid import class_rows, image_grid, save_png
 
 NUM_CLASSES = 10
 
 
-# --- Data: (images, labels), dequantised -----------------------------------------------------
+# --- Data: (images, labels) batches, dequantised by `tfp_realnvp.data` ------------------------
 
 
-def read_mnist(manual_dir, split):
-    """uint8 images [N, 28, 28, 1] and int32 labels [N] from the official idx .gz files."""
-    prefix = "train" if split == "train" else "t10k"
-    folder = pathlib.Path(manual_dir)
-    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
-    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int32)
-    return images, labels
-
-
-def read_digits(split):
-    """scikit-learn's 8x8 digits, 17 grey levels (0..16): the first 1500 train, 297 test."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    part = slice(0, 1500) if split == "train" else slice(1500, None)
-    return digits.images[part].astype(np.uint8)[..., None], digits.target[part].astype(np.int32)
-
-
-def batches(images, labels, num_bins, batch_size, training, seed):
-    """(x, y) batches with x = (pixel + u) / num_bins, u ~ U[0, 1): fresh noise each training
-    pass, fixed noise (per image) for the test set, so that its bits/dim are reproducible."""
-    data = tf.data.Dataset.from_tensor_slices((images, labels))
-    if training:
-        data = data.shuffle(len(labels), seed=seed).batch(batch_size, drop_remainder=True)
-        noise = lambda x: tf.random.uniform(tf.shape(x))  # noqa: E731
-    else:
-        fixed = np.random.default_rng(seed).uniform(size=images.shape).astype(np.float32)
-        data = tf.data.Dataset.zip((data, tf.data.Dataset.from_tensor_slices(fixed)))
-        data = data.map(lambda pair, u: (*pair, u)).batch(batch_size)
-        noise = None
-
-    def dequantise(x, y, u=None):
-        x = tf.cast(x, tf.float32)
-        return (x + (noise(x) if u is None else u)) / num_bins, y
-
-    return data.map(dequantise, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+def labelled_batches(args, split, batch_size):
+    """(x, y) batches: x = (pixels + u) / num_bins, fresh noise u each training pass, fixed noise
+    for the test split (reproducible bits/dim); y the integer digit."""
+    training = split == "train"
+    return data.load(
+        args.dataset,
+        split=split,
+        batch_size=batch_size,
+        manual_dir=args.manual_dir,
+        training=training,
+        noise_seed=None if training else args.seed,
+        drop_remainder=training,
+        with_labels=True,
+    )
 
 
 # --- The two models --------------------------------------------------------------------------
@@ -102,41 +78,26 @@ def train(args, event_shape, num_bins, train_data, conditional):
     model = tfp_realnvp.RealNVPModel(
         flow, num_bins=num_bins, num_classes=NUM_CLASSES if conditional else None
     )
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=100.0))
-    data = train_data if conditional else train_data.map(lambda x, y: x)  # labels dropped
+    model.compile(optimizer=default_optimizer(args.learning_rate))
+    batches = train_data if conditional else train_data.map(lambda x, y: x)  # labels dropped
     name = "conditional" if conditional else "unconditional"
     print(f"training the {name} flow")
     model.fit(
-        data.repeat() if args.steps_per_epoch else data,
+        batches.repeat() if args.steps_per_epoch else batches,
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,
         verbose=2,
     )
     # The moving batch-norm statistics trail the last weights: re-estimate them.
-    model.refresh_batch_norm_statistics(data.repeat(), steps=5 if args.quick else 50)
+    model.refresh_batch_norm_statistics(batches.repeat(), steps=5 if args.quick else 50)
     return model
 
 
 def test_bits_per_dim(model, test_data):
     """Mean bits/dim over the test set: of p(x | y) for a conditional model, else of p(x)."""
-    values = [
-        model.bits_per_dim(x, y) if model.num_classes else model.bits_per_dim(x)
-        for x, y in test_data
-    ]
-    return float(np.mean(np.concatenate(values)))
-
-
-def accuracy(model, test_data, limit):
-    """How often argmax_y p(y | x) is the true label, over the first `limit` test images."""
-    correct, seen = 0, 0
-    for x, y in test_data:
-        x, y = x[: limit - seen], y[: limit - seen]
-        predicted = tf.argmax(model.classify(x), axis=-1, output_type=tf.int32)
-        correct += int(tf.reduce_sum(tf.cast(predicted == y, tf.int32)))
-        seen += len(y)
-        if seen >= limit:
-            break
-    return correct / seen
+    if model.num_classes is None:
+        test_data = test_data.map(lambda x, y: x)
+    return float(model.evaluate(test_data, verbose=0, return_dict=True)["bits_per_dim"])
 
 
 def main(argv=None):
@@ -172,22 +133,16 @@ def main(argv=None):
     outdir.mkdir(parents=True, exist_ok=True)
     start = time.time()
 
-    if args.dataset == "digits":
-        (train_images, train_labels), test = read_digits("train"), read_digits("test")
-        num_bins = 17
-    else:
-        train_images, train_labels = read_mnist(args.manual_dir, "train")
-        test, num_bins = read_mnist(args.manual_dir, "test"), 256
-    event_shape = list(train_images.shape[1:])
-    train_data = batches(train_images, train_labels, num_bins, args.batch_size, True, args.seed)
-    test_data = batches(*test, num_bins, 500, False, args.seed)
+    info = data.dataset_info(args.dataset)
+    event_shape, num_bins = list(info.image_shape), info.num_bins
+    train_data = labelled_batches(args, "train", args.batch_size)
+    test_data = labelled_batches(args, "test", 500)
 
     conditional = train(args, event_shape, num_bins, train_data, conditional=True)
     unconditional = train(args, event_shape, num_bins, train_data, conditional=False)
 
     # --- 1. Samples of each digit: row k is p(x | y = k) ----------------------------------------
-    n = args.samples_per_class
-    labels = np.repeat(np.arange(NUM_CLASSES), n)
+    labels, n = class_rows(NUM_CLASSES, NUM_CLASSES * args.samples_per_class)
     samples = conditional.sample(len(labels), labels=labels, temperature=args.temperature)
     save_png(outdir / "samples_per_class.png", image_grid(samples.numpy(), num_bins, columns=n))
     samples = unconditional.sample(len(labels), temperature=args.temperature)
@@ -201,8 +156,8 @@ def main(argv=None):
         "label_information_bits_per_dim": float(np.log2(NUM_CLASSES) / np.prod(event_shape)),
     }
     # --- 3. The flow as a classifier ---------------------------------------------------------
-    metrics["classification_accuracy"] = accuracy(conditional, test_data, args.classify_count)
-    metrics["classified_images"] = min(args.classify_count, len(test[1]))
+    accuracy, count = classification_accuracy(conditional, test_data, args.classify_count)
+    metrics["classification_accuracy"], metrics["classified_images"] = accuracy, count
     for name, value in metrics.items():
         print(f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}")
     metrics["config"] = {k: v for k, v in vars(args).items() if k != "manual_dir"}

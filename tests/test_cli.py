@@ -247,6 +247,49 @@ def test_sample_writes_a_png_grid(tmp_path, capsys):
     assert image.size == (3 * 33 + 1, 2 * 33 + 1) and image.mode == "L"
 
 
+def test_sample_of_a_class_conditional_model(tmp_path, capsys):
+    from PIL import Image
+
+    flow = tfp_realnvp.RealNVPMultiScale(
+        [4, 4, 1], num_scales=1, num_res_blocks=0, num_filters=2, conditional_shape=[3]
+    )
+    path = str(tmp_path / "by_class.keras")
+    tfp_realnvp.RealNVPModel(flow, num_bins=17, num_classes=3).save(path)
+    out = str(tmp_path / "grid.png")
+    assert main(["sample", "--model", path, "--num", "5", "--out", out]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"Wrote 6 samples, one row per class of 3 (temperature 1) to {out}."
+    )
+    assert Image.open(out).size == (2 * 33 + 1, 3 * 33 + 1)  # 3 rows of 2 (ceil(5 / 3))
+    assert main(["sample", "--model", path, "--num", "4", "--label", "2", "--out", out]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"Wrote 4 samples of class 2 (temperature 1) to {out}."
+    )
+    line = error_of(["sample", "--model", path, "--label", "3", "--out", out], capsys)
+    assert line == "tfp-realnvp sample: error: argument --label: must be a class from 0 to 2; got 3"
+
+
+def test_label_and_conditional_errors(tmp_path, capsys):
+    import numpy as np
+
+    flow = tfp_realnvp.RealNVPMultiScale([4, 4, 1], num_scales=1, num_res_blocks=0, num_filters=2)
+    path = str(tmp_path / "tiny.keras")
+    tfp_realnvp.RealNVPModel(flow).save(path)
+    out = str(tmp_path / "grid.png")
+    line = error_of(["sample", "--model", path, "--label", "1", "--out", out], capsys)
+    assert line == (
+        "tfp-realnvp sample: error: argument --label: the model is not class-conditional; "
+        "got --label 1"
+    )
+    unlabelled = str(tmp_path / "images.npy")
+    np.save(unlabelled, np.zeros([20, 8, 8, 1], np.uint8))
+    line = error_of(["train", "--dataset", unlabelled, "--conditional"], capsys)
+    assert line == (
+        f"tfp-realnvp train: error: argument --conditional: {unlabelled!r} has no labels (a "
+        "folder of images gets them from one sub-folder per class)"
+    )
+
+
 def test_non_finite_loss_ends_training_with_status_1(capsys, tmp_path):
     # A huge learning rate: the first step throws the weights so far that the loss overflows.
     logdir = str(tmp_path / "run")

@@ -191,22 +191,34 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
         assert json.load(file)["epoch"] == 4
 
 
-def test_every_flow_option_is_trained_saved_and_evaluated(tmp_path):
+def test_every_flow_option_and_class_conditioning_are_trained_saved_and_evaluated(tmp_path):
+    from PIL import Image
+
     logdir = str(tmp_path / "run")
     # (The spline coupling's saving is tested in test_couplings; here the cheaper additive one.)
     options = ["--coupling", "additive", "--squeeze-order", "authors"]
     options += ["--normalization", "act_norm", "--channel-mixing", "invertible_1x1"]
-    options += ["--split-prior", "learned"]
+    options += ["--split-prior", "learned", "--conditional"]
     tiny_two_scales = [*TINY[2:], "--num-scales", "2"]
     stdout = run(
         "train", "--logdir", logdir, "--epochs", "1", "--steps-per-epoch", "2",
         *tiny_two_scales, *options,
     )  # fmt: skip
-    trained = held_out_bits_per_dim(stdout, "Held-out bits/dim (digits test)")
+    assert "Training class-conditional Real NVP" in stdout
+    trained = held_out_bits_per_dim(stdout, "Held-out bits/dim of p(x | label) (digits test)")
     with open(os.path.join(logdir, "config.json")) as file:
         flow = json.load(file)["flow"]
     recorded = [flow[key] for key in ("coupling", "squeeze_order")]
     recorded += [flow[key] for key in ("normalization", "channel_mixing", "split_prior")]
     assert recorded == ["additive", "authors", "act_norm", "invertible_1x1", "learned"]
-    evaluated = held_out_bits_per_dim(run("evaluate", "--logdir", logdir), "bits/dim (digits test)")
+    assert flow["conditional_shape"] == [10]
+    # --num-samples 4 with 10 classes: one row per digit of one 8x8 sample (zoomed 4x).
+    assert Image.open(os.path.join(logdir, "samples.png")).size == (34, 10 * 33 + 1)
+
+    stdout = run("evaluate", "--logdir", logdir)
+    evaluated = held_out_bits_per_dim(stdout, "bits/dim of p(x | label) (digits test)")
     assert evaluated == pytest.approx(trained, abs=1e-3)
+    match = re.search(r"^accuracy of argmax_y p\(y \| x\) \(digits test, (\d+) images, .*: "
+                      r"(\d\.\d+)$", stdout, flags=re.MULTILINE)  # fmt: skip
+    assert match, stdout
+    assert int(match.group(1)) == 297 and 0 <= float(match.group(2)) <= 1

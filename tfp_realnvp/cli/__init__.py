@@ -5,6 +5,8 @@
     tfp-realnvp train --dataset my_photos/ --image-size 64 --num-bits 5 --flip
     tfp-realnvp evaluate --logdir runs/digits           # held-out bits/dim
     tfp-realnvp sample --logdir runs/digits --num 64 --temperature 0.7 --out samples.png
+    tfp-realnvp train --conditional --logdir runs/digits_by_class   # p(x | label)
+    tfp-realnvp sample --logdir runs/digits_by_class --label 3 --out threes.png
 
 Bad arguments end with a one-line `error:` message and exit status 2; a NaN or infinite loss
 ends training with exit status 1, keeping the last good checkpoint.
@@ -96,6 +98,12 @@ def build_parser():
         default="standard",
         help="prior of the factored-out halves: standard normal, or learned (Glow)",
     )
+    train.add_argument(
+        "--conditional",
+        action="store_true",
+        help="class-conditional flow p(x | label), for datasets with class labels; sample grids "
+        "then show one row per class",
+    )
     train.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam's")
     train.add_argument(
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"
@@ -140,7 +148,8 @@ def build_parser():
         "evaluate",
         help="print the held-out bits/dim of a trained model",
         description="Print the bits/dim of a trained model on held-out data (inference mode, "
-        "fixed dequantisation noise).",
+        "fixed dequantisation noise); of a class-conditional model, the bits/dim of p(x | label) "
+        "and its accuracy as a classifier (Bayes' rule).",
     )
     _add_model_arguments(evaluate)
     add_data_arguments(evaluate)  # each defaults to the run's (config.json)
@@ -157,6 +166,11 @@ def build_parser():
     sample.add_argument("--num", type=positive_int, default=64, help="samples (default: 64)")
     sample.add_argument(
         "--temperature", type=non_negative_float, default=1.0, help="latent std (default: 1)"
+    )
+    sample.add_argument(
+        "--label",
+        type=non_negative_int,
+        help="class of every sample (class-conditional models; default: one row per class)",
     )
     sample.add_argument("--out", help="PNG file (default: <logdir>/samples.png)")
     sample.add_argument("--seed", type=non_negative_int, help="seed of the latents")

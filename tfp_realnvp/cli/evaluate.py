@@ -1,4 +1,5 @@
-"""`tfp-realnvp evaluate`: the held-out bits/dim of a trained model."""
+"""`tfp-realnvp evaluate`: the held-out bits/dim of a trained model (and of a class-conditional
+one, its accuracy as a classifier)."""
 
 from tfp_realnvp.cli import loading
 from tfp_realnvp.cli.errors import UsageError
@@ -24,9 +25,29 @@ def run(args):
             f"argument --num-bits: {data['source']!r} has {info.num_bins} levels but the model "
             f"was trained on {model.num_bins}"
         )
-    batches = loading.held_out_batches(data, args.batch_size, split=args.split)
+    class_conditional = model.num_classes is not None
+    if model.is_conditional and not class_conditional:
+        raise UsageError(f"{path!r} is conditioned on a context the command line cannot supply")
+    if class_conditional:
+        if loading.num_classes(info, data["source"]) != model.num_classes:
+            raise UsageError(
+                f"argument --dataset: {data['source']!r} has {info.num_classes} classes but the "
+                f"model was trained on {model.num_classes}"
+            )
+    batches = loading.held_out_batches(
+        data, args.batch_size, split=args.split, with_labels=class_conditional
+    )
     model.compile()
     result = model.evaluate(batches, verbose=0, return_dict=True)
-    split = args.split or info.eval_split
-    print(f"bits/dim ({args.dataset or info.name} {split}): {result['bits_per_dim']:.4f}")
+    where = f"{args.dataset or info.name} {args.split or info.eval_split}"
+    of = " of p(x | label)" if class_conditional else ""
+    print(f"bits/dim{of} ({where}): {result['bits_per_dim']:.4f}")
+    if class_conditional:
+        from tfp_realnvp.training import classification_accuracy
+
+        accuracy, count = classification_accuracy(model, batches)
+        print(
+            f"accuracy of argmax_y p(y | x) ({where}, {count} images, Bayes' rule with a "
+            f"uniform prior): {accuracy:.4f}"
+        )
     return 0

@@ -36,6 +36,8 @@ def run(args):
     if os.path.exists(logdir) and not os.path.isdir(logdir):
         raise UsageError(f"argument --logdir: {logdir!r} exists and is not a directory")
     epochs = args.epochs or arguments.default_epochs(args.dataset)
+    # A class-conditional flow p(x | y): every coupling network sees the one-hot label.
+    num_classes = loading.num_classes(info, args.dataset) if args.conditional else None
     if importlib.util.find_spec("tensorboard") is None:
         raise TrainingFailed(
             "TensorBoard is not installed (TensorFlow 2.21 no longer brings it): "
@@ -66,6 +68,7 @@ def run(args):
                 normalization=None if args.normalization == "none" else args.normalization,
                 channel_mixing=None if args.channel_mixing == "none" else args.channel_mixing,
                 split_prior=args.split_prior,
+                conditional_shape=None if num_classes is None else [num_classes],
                 memory_saving_gradients=args.memory_saving_gradients,
                 network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
             )
@@ -77,7 +80,7 @@ def run(args):
             raise UsageError(
                 f"argument --num-scales: {problem} (--dataset {args.dataset})"
             ) from None
-        model = RealNVPModel(flow, num_bins=info.num_bins)
+        model = RealNVPModel(flow, num_bins=info.num_bins, num_classes=num_classes)
     source, data_record = loading.data_config(data, info)
     config = {
         "dataset": source,
@@ -103,6 +106,7 @@ def run(args):
             args.batch_size,
             input_context=input_context,
             drop_remainder=static,
+            with_labels=num_classes is not None,
             **kwargs,
         )
 
@@ -112,6 +116,7 @@ def run(args):
             args.batch_size,
             input_context=input_context,
             drop_remainder=static,
+            with_labels=num_classes is not None,
         )
 
     steps_per_epoch = args.steps_per_epoch
@@ -166,6 +171,7 @@ def run(args):
         "split": info.eval_split,
         "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
         "bits_per_dim": float(result["bits_per_dim"]),
+        "conditional": num_classes is not None,
     }
     run_config.write_results(write_dir, results)
     print(_result_line(results))
@@ -174,7 +180,8 @@ def run(args):
 
 def _result_line(results):
     where = f"{results['dataset']} {results['split']}"
-    return f"Held-out bits/dim ({where}): {results['bits_per_dim']:.4f}"
+    of = " of p(x | label)" if results.get("conditional") else ""
+    return f"Held-out bits/dim{of} ({where}): {results['bits_per_dim']:.4f}"
 
 
 def _print_finished_result(logdir, epochs):
@@ -211,8 +218,9 @@ def _announce(logdir, epochs, config, validation_steps):
         print(f"Resuming {logdir} after epoch {done} of {epochs}.")
     else:
         flow = config["flow"]
+        conditional = "class-conditional " if flow.get("conditional_shape") else ""
         print(
-            f"Training Real NVP (num_scales={flow['num_scales']}, "
+            f"Training {conditional}Real NVP (num_scales={flow['num_scales']}, "
             f"num_res_blocks={flow['num_res_blocks']}, num_filters={flow['num_filters']}) on "
             f"{config['dataset']} {flow['event_shape']}, {config['num_bins']} levels; "
             f"logs in {logdir}."

@@ -71,6 +71,18 @@ def image_grid(images, num_bins=256, columns=None, zoom=None, padding=1):
     return grid
 
 
+def class_rows(num_classes, num_samples):
+    """Labels for a grid with one row per class: [K * n] (n = ceil(num_samples / K) samples of
+    class 0, then of class 1, ...) and the row length n, for `image_grid(..., columns=n)`.
+
+    Example:
+      >>> class_rows(3, 5)
+      (array([0, 0, 1, 1, 2, 2]), 2)
+    """
+    per_class = max(1, math.ceil(num_samples / num_classes))
+    return np.repeat(np.arange(num_classes), per_class), per_class
+
+
 def save_png(path, grid):
     """Writes a uint8 image [H, W, 1 or 3] as a PNG file (with pillow)."""
     from PIL import Image

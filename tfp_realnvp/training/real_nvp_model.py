@@ -468,9 +468,14 @@ class RealNVPModel(keras.Model):
             batches = strategy.experimental_distribute_dataset(batches)
 
         if self._refresh_function is None:  # traced once per model
-            self._refresh_function = tf.function(
-                lambda x: strategy.run(lambda x: self(x, training=True), args=(x,))
-            )
+
+            def forward_in_training_mode(x):  # moves the moving averages; no gradient step
+                return self(x, training=True)
+
+            def refresh_step(x):
+                return strategy.run(forward_in_training_mode, args=(x,))
+
+            self._refresh_function = tf.function(refresh_step)
         count = 0
         for x in batches:
             if count == steps:

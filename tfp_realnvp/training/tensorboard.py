@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_realnvp.training.image_grid import image_grid
+from tfp_realnvp.training.image_grid import class_rows, image_grid
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
@@ -41,9 +41,12 @@ class SampleGrid(keras.callbacks.Callback):
     The latents are drawn once (from `seed`), so successive images show the same samples as
     the model trains. Sampling runs in inference mode (moving batch-norm statistics).
 
+    A class-conditional model (`num_classes` K set) draws one row per class:
+    ceil(num_samples / K) samples of p(x | y = k) in row k.
+
     Args:
       log_dir: the run's log directory; the image goes to `<log_dir>/samples` with step = epoch.
-      num_samples: images in the grid.
+      num_samples: images in the grid (of a class-conditional model: at least; whole rows).
       temperature: standard deviation of the latents.
       seed: seed of the latents.
       every_n_epochs: write every this many epochs.
@@ -56,19 +59,26 @@ class SampleGrid(keras.callbacks.Callback):
         self.temperature = float(temperature)
         self.seed = int(seed)
         self.every_n_epochs = int(every_n_epochs)
+        self._labels = None
+        self._columns = None
         self._writer = None
         self._latents = None
 
     def latents(self):
-        """The fixed latents [num_samples, H, W, C] (the model's base distribution), drawn once."""
+        """The fixed latents [N, H, W, C] (the model's base distribution), drawn once."""
         if self._latents is None:
+            count = self.num_samples
+            if self.model.num_classes is not None:
+                self._labels, self._columns = class_rows(self.model.num_classes, count)
+                count = len(self._labels)
             base = self.model.base_distribution(self.temperature)
-            self._latents = base.sample(self.num_samples, seed=(0, self.seed)).numpy()
+            self._latents = base.sample(count, seed=(0, self.seed)).numpy()
         return self._latents
 
     def grid(self):
         """The current sample grid: uint8 [H', W', C']."""
-        return image_grid(self.model.decode(self.latents()).numpy(), num_bins=self.model.num_bins)
+        images = self.model.decode(self.latents(), labels=self._labels).numpy()
+        return image_grid(images, num_bins=self.model.num_bins, columns=self._columns)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
