@@ -44,6 +44,9 @@ class Case:
     event_shape: list = dataclasses.field(default_factory=lambda: list(EVENT))
     pixels: bool = False  # inverse inputs are pixels in [0, 1]
     conditional_shape: list | None = None  # a conditional bijector's context shape
+    # A composition of steps each tested in graph mode on its own: its graph-mode (tf.function)
+    # contract tests run with `pytest -m slow` (and in CI), its eager ones always.
+    graph_tests_slow: bool = False
 
     def kwargs(self, batch_shape, dtype, seed=0):
         """Keyword arguments of every call: a context [*batch_shape, *conditional_shape] if
@@ -247,17 +250,51 @@ CASES = [
     Case("logit", lambda dtype: LogitPreprocess(0.05), pixels=True),
     Case("sequence", _sequence),
     Case("multiscale_2", _multiscale(2), pixels=True),
-    Case("multiscale_3", _multiscale(3), pixels=True),
-    Case("multiscale_no_logit_no_bn", _multiscale(2, logit_alpha=None, use_batch_norm=False)),
+    Case("multiscale_3", _multiscale(3), pixels=True, graph_tests_slow=True),
+    Case(
+        "multiscale_no_logit_no_bn",
+        _multiscale(2, logit_alpha=None, use_batch_norm=False),
+        graph_tests_slow=True,
+    ),
     Case("coupling_additive", _additive_coupling),
     Case("coupling_spline", _spline_coupling),
     Case("coupling_spline_recomputed", _recomputed_spline_coupling),
-    Case("multiscale_additive", _multiscale(2, coupling="additive"), pixels=True),
-    Case("multiscale_spline", _multiscale(2, coupling="spline", spline_bins=3), pixels=True),
-    Case("multiscale_authors_order", _multiscale(2, squeeze_order="authors"), pixels=True),
-    Case("multiscale_act_norm", _multiscale(2, normalization="act_norm"), pixels=True),
-    Case("multiscale_invertible_1x1", _multiscale(2, channel_mixing="invertible_1x1"), pixels=True),
-    Case("multiscale_learned_prior", _multiscale(2, split_prior="learned"), pixels=True),
+    Case(
+        "multiscale_additive",
+        _multiscale(2, coupling="additive"),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
+    Case(
+        "multiscale_spline",
+        _multiscale(2, coupling="spline", spline_bins=3),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
+    Case(
+        "multiscale_authors_order",
+        _multiscale(2, squeeze_order="authors"),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
+    Case(
+        "multiscale_act_norm",
+        _multiscale(2, normalization="act_norm"),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
+    Case(
+        "multiscale_invertible_1x1",
+        _multiscale(2, channel_mixing="invertible_1x1"),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
+    Case(
+        "multiscale_learned_prior",
+        _multiscale(2, split_prior="learned"),
+        pixels=True,
+        graph_tests_slow=True,
+    ),
     Case(
         "multiscale_glow_like",
         _multiscale(
@@ -269,6 +306,7 @@ CASES = [
         "multiscale_user_conditioner",
         _multiscale(2, conditioner_fn=wide_resnet_conditioner),
         pixels=True,
+        graph_tests_slow=True,
     ),
     Case("coupling_conditional_recomputed", _conditional_coupling, conditional_shape=CONTEXT),
     Case(
@@ -282,6 +320,7 @@ CASES = [
         _multiscale(2, conditional_shape=CONTEXT_MAP),
         pixels=True,
         conditional_shape=CONTEXT_MAP,
+        graph_tests_slow=True,
     ),
 ]
 

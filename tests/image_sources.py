@@ -53,16 +53,30 @@ def write_npz(path, num_train=40, num_test=10, side=8):
     return arrays
 
 
-def recompressed_mnist(folder):
-    """The MNIST idx files gzipped again at another level: other bytes, the same images."""
+def recompressed_mnist(folder, keep=None):
+    """The MNIST idx files gzipped again at another level: other bytes, the same images (only
+    the first `keep` of each split when given, for a short training run)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name in MNIST_FILES:
         original = (MNIST_DIR / name).read_bytes()
-        again = gzip.compress(gzip.decompress(original), compresslevel=1, mtime=0)
+        raw = gzip.decompress(original)
+        if keep is not None:
+            raw = _first_items(raw, keep)
+        again = gzip.compress(raw, compresslevel=1, mtime=0)
         assert again != original
         (folder / name).write_bytes(again)
     return folder
+
+
+def _first_items(raw, keep):
+    """An idx file's bytes cut to its first `keep` items, the count in its header updated."""
+    dimensions = raw[3]  # magic number 0x0000 08 NN: NN dimensions, the first the count
+    sizes = np.frombuffer(raw[4 : 4 + 4 * dimensions], ">u4")
+    header = 4 + 4 * dimensions
+    count = min(keep, int(sizes[0]))
+    items = raw[header : header + count * int(np.prod(sizes[1:]))]
+    return raw[:4] + np.array([count], ">u4").tobytes() + raw[8:header] + items
 
 
 def idx_images(path):

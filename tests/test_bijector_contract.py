@@ -11,6 +11,29 @@ from flow_cases import CASES, prepare, takes_training
 
 IDS = [case.name for case in CASES]
 MODES = ["eager", "tf_function"]
+SLOW = pytest.mark.slow
+
+
+def in_both_modes():
+    """(case, mode) parameters; a case's graph mode marked slow where the case says so."""
+    return [
+        pytest.param(
+            case,
+            mode,
+            id=f"{case.name}-{mode}",
+            marks=SLOW if case.graph_tests_slow and mode == "tf_function" else (),
+        )
+        for case in CASES
+        for mode in MODES
+    ]
+
+
+def in_graph_mode():
+    """Case parameters of a test that runs only in graph mode (tf.function)."""
+    return [
+        pytest.param(case, id=case.name, marks=SLOW if case.graph_tests_slow else ())
+        for case in CASES
+    ]
 
 
 def _maybe_compiled(fn, mode):
@@ -22,8 +45,7 @@ def _latent(bijector, case, batch_shape, dtype, kwargs):
     return tf.identity(bijector.inverse(case.data(batch_shape, dtype, seed=5), **kwargs))
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case, mode", in_both_modes())
 def test_round_trip_both_ways(case, mode):
     bijector = prepare(case, tf.float32)
     x = case.data([3], tf.float32)
@@ -38,8 +60,7 @@ def test_round_trip_both_ways(case, mode):
     np.testing.assert_allclose(z_again, z, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case, mode", in_both_modes())
 def test_forward_log_det_is_minus_inverse_log_det(case, mode):
     bijector = prepare(case, tf.float32)
     x = case.data([3], tf.float32)
@@ -81,8 +102,7 @@ def test_log_det_equals_autodiff_slogdet(case):
     np.testing.assert_allclose(fldj, expected, rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case, mode", in_both_modes())
 def test_log_det_has_the_batch_shape(case, mode):
     bijector = prepare(case, tf.float32)
     x = case.data([2, 3], tf.float32)
@@ -101,7 +121,7 @@ def test_log_det_has_the_batch_shape(case, mode):
         assert log_det.shape == [2, 3]
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", in_graph_mode())
 def test_unknown_batch_size_in_tf_function(case):
     bijector = prepare(case, tf.float32)
     latent_shape = bijector.inverse_event_shape(case.event_shape)

@@ -99,7 +99,7 @@ def test_five_bit_npz_reports_bits_per_dim_with_32_levels(tmp_path, capsys):
 
 @needs_mnist
 def test_recompressed_mnist_files_train_without_checksums(tmp_path):
-    folder = recompressed_mnist(tmp_path / "mnist_copy")
+    folder = recompressed_mnist(tmp_path / "mnist_copy", keep=300)  # a short run
     logdir = str(tmp_path / "run")
     stdout = train("--dataset", str(folder), "--logdir", logdir, "--num-scales", "1")
     assert "[28, 28, 1], 256 levels" in stdout

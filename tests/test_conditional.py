@@ -218,7 +218,8 @@ FLOW_ERRORS = {
     ),
     "network given a context": (
         lambda flow: ResNetConditioner(4, 0)(tf.zeros([1, 4, 4, 1]), context=tf.zeros([1, 2])),
-        r"built with conditional_shape=None, so `context` must be None; got context=of shape",
+        r"built with conditional_shape=None, so `context` must be None; got context=<float32 of "
+        r"shape \[1, 2\]>",
     ),
     "network context of the wrong shape": (
         lambda flow: ResNetConditioner(4, 0, conditional_shape=[2])(
@@ -388,7 +389,7 @@ MODEL_ERRORS = {
     "images alone to a conditional model": (
         lambda: RealNVPModel(tiny_flow(), num_classes=10)(pixels(2)),
         r"A conditional model's inputs \(and `fit`'s batches\) are pairs \(images, labels\); "
-        r"got EagerTensor of shape \[2, 8, 8, 1\]",
+        r"got <float32 of shape \[2, 8, 8, 1\]>",
     ),
 }
 

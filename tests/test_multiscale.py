@@ -111,7 +111,11 @@ def test_each_coupling_network_runs_once_per_log_prob(dist_and_flow):
     assert log_prob_convs == sample_convs == couplings * per_network
 
 
-@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize(
+    "jit_compile",
+    [False, pytest.param(True, marks=pytest.mark.slow)],  # XLA compiles for about a minute
+    ids=["graph", "xla"],
+)
 def test_log_prob_and_training_step_compile(jit_compile):
     dist, _ = _distribution()
     perturb(dist, 0.1)

@@ -23,7 +23,7 @@ from tfp_realnvp.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNorm
 from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze, squeeze_2x2, unsqueeze_2x2
-from tfp_realnvp.networks.context_projection import conditional_event_shape
+from tfp_realnvp.networks.context_projection import conditional_event_shape, describe_value
 from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
 
 tfb = tfp.bijectors
@@ -426,7 +426,7 @@ class RealNVPMultiScale(FlowBijector):
                 raise ValueError(
                     f"{self.name}: this flow is unconditional (conditional_shape=None), so "
                     "`conditional_input` must be None; got conditional_input="
-                    f"{_describe(conditional_input)}. Build it with "
+                    f"{describe_value(conditional_input)}. Build it with "
                     "RealNVPMultiScale(..., conditional_shape=[...]) to condition it."
                 )
             return None
@@ -442,7 +442,7 @@ class RealNVPMultiScale(FlowBijector):
             raise ValueError(
                 f"{self.name}: `conditional_input` must be a float tensor (class labels as "
                 f"one-hot vectors, tf.one_hot(labels, K)); got conditional_input="
-                f"{_describe(context)}."
+                f"{describe_value(context)}."
             )
         context = tf.cast(context, self.dtype)
         rank = context.shape.rank
@@ -450,7 +450,7 @@ class RealNVPMultiScale(FlowBijector):
         if rank is None or rank < event_rank or context.shape[rank - event_rank :] != shape:
             raise ValueError(
                 f"{self.name}: `conditional_input` must have shape [..., {_dims(shape)}] "
-                f"(conditional_shape={shape}); got conditional_input={_describe(context)}."
+                f"(conditional_shape={shape}); got conditional_input={describe_value(context)}."
             )
         batch_shape = images.shape[:-3]
         if rank == event_rank:  # one context for every image
@@ -460,7 +460,7 @@ class RealNVPMultiScale(FlowBijector):
             raise ValueError(
                 f"{self.name}: `conditional_input` must have the batch shape of `{arg_name}`, "
                 f"{batch_shape.as_list()} (or none: one context for all); got "
-                f"conditional_input={_describe(context)} for {arg_name} of shape "
+                f"conditional_input={describe_value(context)} for {arg_name} of shape "
                 f"{images.shape.as_list()}."
             )
         if self.validate_args:
@@ -576,13 +576,6 @@ def _checked_normalization(normalization, use_batch_norm):
 
 def _dims(shape):
     return ", ".join(str(d) for d in shape)
-
-
-def _describe(value):
-    """A short description of a tensor-like value for error messages: dtype and shape."""
-    if tf.is_tensor(value) or hasattr(value, "dtype"):
-        return f"<{tf.as_dtype(value.dtype).name} of shape {list(value.shape)}>"
-    return repr(value)
 
 
 def _checked_network_policy(network_dtype_policy, dtype):

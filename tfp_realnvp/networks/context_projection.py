@@ -20,6 +20,16 @@ def conditional_event_shape(conditional_shape, arg_name="conditional_shape"):
     return shape
 
 
+def describe_value(value):
+    """A value as error messages show it: "<float32 of shape [2, 10]>" for a tensor or array,
+    its (shortened) repr for anything else."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        dtype = getattr(value.dtype, "name", value.dtype)
+        return f"<{dtype} of shape {list(value.shape)}>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
 class ContextProjection(keras.layers.Layer):
     """A context c as F features per pixel, to add to a network's hidden layer [B, H, W, F].

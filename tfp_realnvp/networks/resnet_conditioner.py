@@ -4,7 +4,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfp_realnvp.networks.context_projection import ContextProjection, conditional_event_shape
+from tfp_realnvp.networks.context_projection import (
+    ContextProjection,
+    conditional_event_shape,
+    describe_value,
+)
 from tfp_realnvp.networks.residual_block import ResidualBlock, batch_norm_layer
 from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 
@@ -174,7 +178,7 @@ class ResNetConditioner(keras.layers.Layer):
             raise ValueError(
                 f"{self.name}: built with conditional_shape={self.conditional_shape}, so "
                 f"`context` must be {'None' if self.conditional_shape is None else 'given'}; "
-                f"got context={'None' if context is None else f'of shape {list(context.shape)}'}."
+                f"got context={describe_value(context)}."
             )
         h = inputs
         if self.use_batch_norm:

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_realnvp.bits_per_dim import bits_per_dim
+from tfp_realnvp.networks.context_projection import describe_value
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
 
 tfd = tfp.distributions
@@ -308,7 +309,7 @@ class RealNVPModel(keras.Model):
             what = "(images, labels)" if self.num_classes is not None else "(images, contexts)"
             raise ValueError(
                 f"A conditional model's inputs (and `fit`'s batches) are pairs {what}; got "
-                f"{type(inputs).__name__} {_describe(inputs)}."
+                f"{describe_value(inputs)}."
             )
         x, condition = inputs
         if self.num_classes is not None:
@@ -602,11 +603,6 @@ def _checked_num_classes(num_classes, flow):
             f"conditional_shape={flow.conditional_shape}."
         )
     return num_classes
-
-
-def _describe(value):
-    shape = getattr(value, "shape", None)
-    return f"of shape {list(shape)}" if shape is not None else repr(value)[:80]
 
 
 def _reducible_across_workers(logs):
