@@ -61,9 +61,12 @@ def pixels_of(path, batch_size):
 
     if path is None:
         return flows_tf.fixed_pixels(batch_size)
-    from tfp_realnvp.data.cifar10_binary import cifar10_binary_images
+    import tensorflow as tf
 
-    return next(iter(cifar10_binary_images([Path(path)]).batch(batch_size)))
+    from tfp_realnvp.data.arrays import read_cifar10_files
+
+    images, _ = read_cifar10_files([Path(path)])
+    return tf.constant(images[:batch_size])
 
 
 def measure(size, policy, xla, pixels, device, repeats, steps):

@@ -45,6 +45,7 @@ def run(args):
         )
 
     import keras
+    import tensorflow as tf
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
     from tfp_realnvp.training import RealNVPModel, default_optimizer
@@ -129,6 +130,11 @@ def run(args):
         strategy, train_part, repeat=steps_per_epoch is not None
     )
     test_batches = distribution.distributed_batches(strategy, held_out_part, repeat=static)
+    # The batch-norm refresh before each validation reads the training batches as an endless
+    # stream: a tf.data.Dataset is repeated by the callback, a distributed dataset cannot be.
+    refresh_batches = train_batches
+    if steps_per_epoch is None and not isinstance(train_batches, tf.data.Dataset):
+        refresh_batches = distribution.distributed_batches(strategy, train_part, repeat=True)
     run_config.write_config(write_dir, config)
     with strategy.scope():
         model.compile(
@@ -148,6 +154,7 @@ def run(args):
         steps_per_epoch=steps_per_epoch,
         validation_data=test_batches,
         validation_steps=validation_steps,
+        refresh_batches=refresh_batches,
     )
 
     model_path = os.path.join(write_dir, run_config.MODEL_FILE)
@@ -232,10 +239,11 @@ def _announce(logdir, epochs, config, validation_steps):
     sys.stdout.flush()
 
 
-def _fit(model, logdir, write_dir, args, **fit_arguments):
+def _fit(model, logdir, write_dir, args, refresh_batches, **fit_arguments):
     """`model.fit(**fit_arguments)` with the run's callbacks, resuming from logdir's backup.
 
-    Files go to `write_dir` (logdir, but on multi-worker non-chief workers). Returns the
+    Files go to `write_dir` (logdir, but on multi-worker non-chief workers); the batch-norm
+    statistics are refreshed from `refresh_batches` before each validation. Returns the
     SampleGrid callback.
     """
     from tfp_realnvp.training import callbacks
@@ -259,7 +267,7 @@ def _fit(model, logdir, write_dir, args, **fit_arguments):
                 callbacks.StopOnNonFiniteLoss(),
                 backup,
                 # Before each validation; so also before the end-of-epoch saves below.
-                callbacks.RefreshBatchNormStatistics(fit_arguments["x"]),
+                callbacks.RefreshBatchNormStatistics(refresh_batches),
                 callbacks.TensorBoard(write_dir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),

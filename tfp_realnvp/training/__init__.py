@@ -1,6 +1,7 @@
 """The Keras 3 training path: the model, its callbacks, image grids."""
 
 from tfp_realnvp.training.classification import classification_accuracy
+from tfp_realnvp.training.fused_adam import FusedAdam
 from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
 
-__all__ = ["RealNVPModel", "classification_accuracy", "default_optimizer"]
+__all__ = ["FusedAdam", "RealNVPModel", "classification_accuracy", "default_optimizer"]

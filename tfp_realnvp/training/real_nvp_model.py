@@ -9,6 +9,7 @@ import tensorflow_probability as tfp
 from tfp_realnvp.bits_per_dim import bits_per_dim
 from tfp_realnvp.networks.context_projection import describe_value
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
+from tfp_realnvp.training.fused_adam import FusedAdam
 
 tfd = tfp.distributions
 
@@ -18,8 +19,12 @@ DEFAULT_GLOBAL_CLIPNORM = 100.0
 
 
 def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
-    """Adam (beta1 0.9, beta2 0.999) with global gradient-norm clipping at 100, as in the paper."""
-    return keras.optimizers.Adam(
+    """Adam (beta1 0.9, beta2 0.999) with global gradient-norm clipping at 100, as in the paper.
+
+    Keras's Adam with each variable's update fused into one kernel (`FusedAdam`): the same
+    map, a training graph a fraction of the size, so a shorter first step.
+    """
+    return FusedAdam(
         learning_rate=learning_rate,
         beta_1=0.9,
         beta_2=0.999,
@@ -47,7 +52,7 @@ class RealNVPModel(keras.Model):
     when a batch holds NaN, infinite or out-of-range values (outside the logit
     preprocessing's domain, [0, 1] widened by alpha / (1 - 2 alpha), where samples lie)
     instead of returning NaN. A training step whose loss or gradient is not finite is skipped
-    (on one device; see `train_step` for several replicas):
+    (without a `tf.distribute` strategy; see `train_step` for one):
     weights, optimizer state and batch-norm statistics stay as they were, the `skipped_steps`
     log counts such steps in each epoch and `fit` ends with a warning saying how many.
 
@@ -383,9 +388,9 @@ class RealNVPModel(keras.Model):
 
         A non-finite step changes nothing: the batch-norm statistics its forward pass moved are
         put back, the optimizer does not run, the loss and bits/dim metrics do not see it, and
-        `skipped_steps` counts it. With several replicas (`tf.distribute`) every step is
-        applied, its loss logged as it is: the optimizer's cross-replica update cannot sit
-        in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
+        `skipped_steps` counts it. Under a `tf.distribute` strategy (one replica or more) every
+        step is applied, its loss logged as it is: the optimizer's cross-replica update cannot
+        sit in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
         """
         x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
         statistics = self.non_trainable_variables
@@ -415,7 +420,7 @@ class RealNVPModel(keras.Model):
                 variable.assign(value)
             return tf.constant(1.0)
 
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        if tf.distribute.has_strategy():  # even with one replica: apply() calls merge_call
             skipped = apply()
         else:
             skipped = tf.cond(finite, apply, skip)

@@ -1,6 +1,7 @@
 """Fresh batch-norm statistics for every evaluation during training."""
 
 import keras
+import tensorflow as tf
 
 # Batches per refresh: the old moving averages then weigh 0.9^50 = 0.5% (momentum 0.9).
 DEFAULT_REFRESH_STEPS = 50
@@ -19,7 +20,8 @@ class RefreshBatchNormStatistics(keras.callbacks.Callback):
     Cost: `steps` forward passes per validation, about a third of as many training steps.
 
     Args:
-      batches: a `tf.data.Dataset` of training image batches; read as one endless stream.
+      batches: a `tf.data.Dataset` of training image batches, read as one endless stream (it
+        is repeated), or a `tf.distribute.DistributedDataset` that repeats without end.
       steps: batches per refresh.
     """
 
@@ -33,5 +35,6 @@ class RefreshBatchNormStatistics(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         if self._iterator is None:  # one iterator: a shuffle buffer is filled once
-            self._iterator = iter(self.batches.repeat())
+            endless = isinstance(self.batches, tf.data.Dataset)
+            self._iterator = iter(self.batches.repeat() if endless else self.batches)
         self.model.refresh_batch_norm_statistics(self._iterator, steps=self.steps)
