@@ -2,6 +2,7 @@
 
     python benchmarks/first_step.py --model mnist --grappler default
     python benchmarks/first_step.py --model cifar10 --grappler lean --steps 3
+    python benchmarks/first_step.py --model mnist --optimizer keras_adam   # before FusedAdam
 
 One process per measurement (TensorFlow caches traced graphs and Grappler settings). The
 CLI's models: mnist = 3 scales, 4 residual blocks, 32 feature maps, [28, 28, 1]; cifar10 =
@@ -53,12 +54,19 @@ def main():
     parser.add_argument("--model", choices=sorted(MODELS), default="mnist")
     parser.add_argument("--grappler", choices=sorted(GRAPPLER), default="default")
     parser.add_argument("--steps", type=int, default=3, help="steady steps timed")
+    parser.add_argument(
+        "--optimizer",
+        choices=("fused_adam", "keras_adam"),
+        default="fused_adam",
+        help="the package's default (FusedAdam) or Keras's Adam with the same settings",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--out", default=os.path.join(os.path.dirname(__file__), "results", "first_step.jsonl")
     )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -74,7 +82,10 @@ def main():
         shape, num_scales=num_scales, num_res_blocks=num_res_blocks, num_filters=num_filters
     )
     model = tfp_realnvp.RealNVPModel(flow)
-    model.compile(optimizer=default_optimizer())
+    optimizer = default_optimizer()
+    if args.optimizer == "keras_adam":
+        optimizer = keras.optimizers.Adam.from_config(optimizer.get_config())
+    model.compile(optimizer=optimizer)
     times["build"] = time.perf_counter() - start
 
     rng = np.random.default_rng(0)
@@ -104,6 +115,7 @@ def main():
     result = {
         "model": args.model,
         "grappler": args.grappler,
+        "optimizer": args.optimizer,
         "batch_size": args.batch_size,
         "ops": ops,
         **{k: round(v, 2) for k, v in times.items()},
