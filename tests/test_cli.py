@@ -267,6 +267,15 @@ def test_sample_of_a_class_conditional_model(tmp_path, capsys):
     )
     line = error_of(["sample", "--model", path, "--label", "3", "--out", out], capsys)
     assert line == "tfp-realnvp sample: error: argument --label: must be a class from 0 to 2; got 3"
+    flow = tfp_realnvp.RealNVPMultiScale(
+        [8, 8, 1], num_scales=1, num_res_blocks=0, num_filters=2, conditional_shape=[3]
+    )
+    tfp_realnvp.RealNVPModel(flow, num_bins=17, num_classes=3).save(path)
+    line = error_of(["evaluate", "--model", path, "--dataset", "digits"], capsys)
+    assert line == (
+        "tfp-realnvp evaluate: error: argument --dataset: the model is class-conditional with 3 "
+        "classes but 'digits' has 10 classes"
+    )
 
 
 def test_label_and_conditional_errors(tmp_path, capsys):
