@@ -19,6 +19,7 @@ from image_sources import (
 from PIL import Image
 
 from tfp_realnvp.cli import main
+from tfp_realnvp.training import RealNVPModel  # registered for keras.saving.load_model
 
 TINY = ["--num-filters", "4", "--num-res-blocks", "1", "--num-samples", "4"]
 SHORT = ["--epochs", "1", "--steps-per-epoch", "2", "--validation-steps", "1", "--batch-size", "8"]
@@ -84,6 +85,7 @@ def test_png_folder_trains_and_evaluate_finds_it_again(tmp_path, capsys, monkeyp
     assert printed == f"bits/dim ({folder} test): {bits_per_dim:.4f}"  # 3 held-out images
 
 
+@pytest.mark.slow  # a training run in a subprocess; the PNG folder's run stays in the default set
 def test_five_bit_npz_reports_bits_per_dim_with_32_levels(tmp_path, capsys):
     write_npz(tmp_path / "faces.npz")
     logdir = str(tmp_path / "run")
@@ -91,13 +93,14 @@ def test_five_bit_npz_reports_bits_per_dim_with_32_levels(tmp_path, capsys):
     assert "[8, 8, 1], 32 levels" in stdout
     assert config_of(logdir)["num_bins"] == 32 and config_of(logdir)["data"]["num_bits"] == 5
     model = keras.saving.load_model(os.path.join(logdir, "model.keras"), compile=False)
-    assert model.num_bins == 32
+    assert isinstance(model, RealNVPModel) and model.num_bins == 32
     assert 0 < held_out(stdout) < 20
     line = error_of(["evaluate", "--logdir", logdir, "--num-bits", "8"], capsys)
     assert line.endswith("has 256 levels but the model was trained on 32")
 
 
 @needs_mnist
+@pytest.mark.slow  # a training run in a subprocess
 def test_recompressed_mnist_files_train_without_checksums(tmp_path):
     folder = recompressed_mnist(tmp_path / "mnist_copy", keep=300)  # a short run
     logdir = str(tmp_path / "run")
