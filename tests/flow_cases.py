@@ -235,6 +235,11 @@ def _multiscale(num_scales, **kwargs):
     return make
 
 
+def _composed_option(name, **options):
+    """A two-scale flow with one option: its steps have graph-mode tests of their own."""
+    return Case(name, _multiscale(2, **options), pixels=True, graph_tests_slow=True)
+
+
 CASES = [
     Case("coupling_checkerboard", _checkerboard_coupling),
     Case("coupling_channel", _channel_coupling),
@@ -259,42 +264,12 @@ CASES = [
     Case("coupling_additive", _additive_coupling),
     Case("coupling_spline", _spline_coupling),
     Case("coupling_spline_recomputed", _recomputed_spline_coupling),
-    Case(
-        "multiscale_additive",
-        _multiscale(2, coupling="additive"),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
-    Case(
-        "multiscale_spline",
-        _multiscale(2, coupling="spline", spline_bins=3),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
-    Case(
-        "multiscale_authors_order",
-        _multiscale(2, squeeze_order="authors"),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
-    Case(
-        "multiscale_act_norm",
-        _multiscale(2, normalization="act_norm"),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
-    Case(
-        "multiscale_invertible_1x1",
-        _multiscale(2, channel_mixing="invertible_1x1"),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
-    Case(
-        "multiscale_learned_prior",
-        _multiscale(2, split_prior="learned"),
-        pixels=True,
-        graph_tests_slow=True,
-    ),
+    _composed_option("multiscale_additive", coupling="additive"),
+    _composed_option("multiscale_spline", coupling="spline", spline_bins=3),
+    _composed_option("multiscale_authors_order", squeeze_order="authors"),
+    _composed_option("multiscale_act_norm", normalization="act_norm"),
+    _composed_option("multiscale_invertible_1x1", channel_mixing="invertible_1x1"),
+    _composed_option("multiscale_learned_prior", split_prior="learned"),
     Case(
         "multiscale_glow_like",
         _multiscale(
