@@ -28,12 +28,13 @@ def run(args):
     class_conditional = model.num_classes is not None
     if model.is_conditional and not class_conditional:
         raise UsageError(f"{path!r} is conditioned on a context the command line cannot supply")
-    if class_conditional and (info.label_shape != () or info.num_classes != model.num_classes):
-        has = f"{info.num_classes} classes" if info.label_shape == () else "no class labels"
-        raise UsageError(
-            f"argument --dataset: the model is class-conditional with {model.num_classes} "
-            f"classes but {data['source']!r} has {has}"
-        )
+    if class_conditional:
+        classes = loading.num_classes(info, data["source"], flag="--dataset")
+        if classes != model.num_classes:
+            raise UsageError(
+                f"argument --dataset: the model is class-conditional with {model.num_classes} "
+                f"classes but {data['source']!r} has {classes} classes"
+            )
     batches = loading.held_out_batches(
         data, args.batch_size, split=args.split, with_labels=class_conditional
     )

@@ -65,17 +65,17 @@ def dataset_info(options):
     return _in_cli_words(options["source"], data.dataset_info, **{k: options[k] for k in keep})
 
 
-def num_classes(info, source):
-    """The class count of a dataset whose labels are class indices (for --conditional), or
-    UsageError."""
+def num_classes(info, source, flag="--conditional"):
+    """The class count of a dataset whose labels are class indices, or a UsageError naming
+    `flag` (the argument that needs them)."""
     if info.label_shape is None:
         raise UsageError(
-            f"argument --conditional: {source!r} has no labels (a folder of images gets them "
+            f"argument {flag}: {source!r} has no labels (a folder of images gets them "
             "from one sub-folder per class)"
         )
     if info.label_shape != () or not info.num_classes or info.num_classes < 2:
         raise UsageError(
-            f"argument --conditional: needs class labels; {source!r} has labels of shape "
+            f"argument {flag}: needs class labels; {source!r} has labels of shape "
             f"{list(info.label_shape)} with {info.num_classes} classes per entry"
         )
     return info.num_classes
