@@ -47,6 +47,8 @@ class Case:
     # A composition of steps each tested in graph mode on its own: its graph-mode (tf.function)
     # contract tests run with `pytest -m slow` (and in CI), its eager ones always.
     graph_tests_slow: bool = False
+    # Its log-det against autodiff (float64 Jacobians of the whole flow) runs with the slow set.
+    slogdet_slow: bool = False
 
     def kwargs(self, batch_shape, dtype, seed=0):
         """Keyword arguments of every call: a context [*batch_shape, *conditional_shape] if
@@ -235,9 +237,15 @@ def _multiscale(num_scales, **kwargs):
     return make
 
 
-def _composed_option(name, **options):
+def _composed_option(name, slogdet_slow=False, **options):
     """A two-scale flow with one option: its steps have graph-mode tests of their own."""
-    return Case(name, _multiscale(2, **options), pixels=True, graph_tests_slow=True)
+    return Case(
+        name,
+        _multiscale(2, **options),
+        pixels=True,
+        graph_tests_slow=True,
+        slogdet_slow=slogdet_slow,
+    )
 
 
 CASES = [
@@ -264,11 +272,13 @@ CASES = [
     Case("coupling_additive", _additive_coupling),
     Case("coupling_spline", _spline_coupling),
     Case("coupling_spline_recomputed", _recomputed_spline_coupling),
-    _composed_option("multiscale_additive", coupling="additive"),
-    _composed_option("multiscale_spline", coupling="spline", spline_bins=3),
+    _composed_option("multiscale_additive", coupling="additive", slogdet_slow=True),
+    _composed_option("multiscale_spline", coupling="spline", spline_bins=3, slogdet_slow=True),
     _composed_option("multiscale_authors_order", squeeze_order="authors"),
-    _composed_option("multiscale_act_norm", normalization="act_norm"),
-    _composed_option("multiscale_invertible_1x1", channel_mixing="invertible_1x1"),
+    _composed_option("multiscale_act_norm", normalization="act_norm", slogdet_slow=True),
+    _composed_option(
+        "multiscale_invertible_1x1", channel_mixing="invertible_1x1", slogdet_slow=True
+    ),
     _composed_option("multiscale_learned_prior", split_prior="learned"),
     Case(
         "multiscale_glow_like",

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 from flow_cases import with_tests_on_path
 
+# One worker runs the module (`pytest -n 2 --dist loadgroup`), so each comparison runs once.
+pytestmark = pytest.mark.xdist_group("distribute")
+
 SCRIPT = textwrap.dedent(
     """
     import json

@@ -19,6 +19,9 @@ import sys
 import pytest
 from PIL import Image
 
+# One worker runs them all (`pytest -n 2 --dist loadgroup`): they share one pool of processes.
+pytestmark = pytest.mark.xdist_group("examples")
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SHARED_DATA = ROOT.parent / "shared" / "data"  # offline copies of MNIST and CIFAR-10
@@ -157,7 +160,14 @@ def _check_metrics(name, metrics):
         assert all(math.isfinite(b) for b in metrics["train_bits_per_dim"])
 
 
-@pytest.mark.parametrize("example", list(CASES))
+# The MNIST-sized examples (about 50 s each) run with `pytest -m slow` (and in CI).
+SLOW_EXAMPLES = {"mnist", "conditional_mnist"}
+
+
+@pytest.mark.parametrize(
+    "example",
+    [pytest.param(name, marks=pytest.mark.slow if name in SLOW_EXAMPLES else ()) for name in CASES],
+)
 def test_example_runs_quick(example, runs):
     workdir, futures = runs
     _, data, pngs = CASES[example]

@@ -27,8 +27,10 @@ def _steps(optimizer, count=5):
     return [v.numpy() for v in variables], optimizer
 
 
-def test_same_map_and_state_as_keras_adam():
-    options = dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-6)
+@pytest.mark.parametrize("clipping", [{}, {"global_clipnorm": 0.5}], ids=["plain", "clipped"])
+def test_same_map_and_state_as_keras_adam(clipping):
+    # The gradients' global norm is about 4: a clip at 0.5 scales every step.
+    options = dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-6, **clipping)
     fused, fused_optimizer = _steps(FusedAdam(**options))
     plain, plain_optimizer = _steps(keras.optimizers.Adam(**options))
     for a, b in zip(fused, plain, strict=True):
@@ -46,3 +48,49 @@ def test_keras_saving_round_trip_of_the_default_optimizer():
     assert type(again) is FusedAdam
     assert again.get_config()["global_clipnorm"] == optimizer.get_config()["global_clipnorm"]
     assert float(again.learning_rate) == pytest.approx(2e-3)
+
+
+def test_the_update_is_a_few_ops_per_variable():
+    """One kernel per variable plus clipping's norm and scaling: the step's scalars once."""
+    variables = [keras.Variable(tf.ones([3, 3, 4, 4]) * i) for i in range(1, 41)]
+    optimizer = default_optimizer()
+    optimizer.build(variables)
+
+    @tf.function
+    def step(gradients):
+        optimizer.apply(gradients, variables)
+
+    graph = step.get_concrete_function([tf.TensorSpec(v.shape) for v in variables]).graph
+    kinds = [op.type for op in graph.get_operations()]
+    assert kinds.count("ResourceApplyAdam") == len(variables)
+    assert kinds.count("Pow") == 2  # beta_1^t and beta_2^t, once for all variables
+    # 3 ops per variable besides its inputs: its part of the norm, the clipping (0 for a
+    # non-finite step), the kernel. Keras's Adam has about 30.
+    assert len(kinds) - kinds.count("Placeholder") < 4 * len(variables)
+
+
+def test_a_non_finite_gradient_changes_nothing():
+    variables = [keras.Variable(tf.ones([2, 3])), keras.Variable(tf.zeros([2]))]
+    optimizer = default_optimizer(0.05)
+    assert optimizer.skips_non_finite_steps
+    optimizer.build(variables)
+    apply = tf.function(lambda gradients: optimizer.apply(gradients, variables))
+    apply([tf.ones([2, 3]), tf.ones([2])])  # a first step: m and v not zero
+    before = [v.numpy() for v in [*variables, *optimizer.variables]]
+    for bad in (np.nan, np.inf):
+        apply([tf.ones([2, 3]), tf.constant([1.0, bad])])
+        after = [v.numpy() for v in [*variables, *optimizer.variables]]
+        for old, new in zip(before, after, strict=True):  # weights, iterations, m and v
+            np.testing.assert_array_equal(old, new)
+    apply([tf.ones([2, 3]), tf.ones([2])])
+    assert int(optimizer.iterations) == 2  # the finite step after them is applied and counted
+    assert not np.array_equal(variables[1].numpy(), before[1])
+
+
+def test_keras_runs_the_step_where_skipping_does_not_apply():
+    assert not FusedAdam(weight_decay=0.01).skips_non_finite_steps
+    assert not FusedAdam(amsgrad=True).skips_non_finite_steps
+    fused, _ = _steps(FusedAdam(learning_rate=0.05, weight_decay=0.1))
+    plain, _ = _steps(keras.optimizers.Adam(learning_rate=0.05, weight_decay=0.1))
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)  # float rounding, 5 steps

@@ -37,3 +37,21 @@ def test_keras_tensorboard_counts_batches_in_global_train_batch():
     assert "self._global_train_batch += 1" in source, _missing(
         "keras.callbacks.TensorBoard._global_train_batch"
     )
+
+
+def test_keras_optimizer_apply_hooks():
+    """`FusedAdam` replaces the update `Optimizer.apply` delegates, as `apply` calls it."""
+    for name, arguments in (
+        ("_backend_apply_gradients", ["grads", "trainable_variables"]),
+        ("_clip_gradients", ["grads"]),
+    ):
+        method = getattr(keras.optimizers.Adam, name, None)
+        assert method is not None, _missing(f"keras Optimizer.{name}")
+        parameters = list(inspect.signature(method).parameters)[1:]
+        assert parameters == arguments, _missing(f"keras Optimizer.{name}({', '.join(arguments)})")
+    source = inspect.getsource(keras.optimizers.Adam.apply)
+    update = source.find("self._backend_apply_gradients(grads, trainable_variables)")
+    count = source.find("self._iterations.assign_add(1)")
+    assert 0 <= update < count, _missing(
+        "keras Optimizer.apply: _backend_apply_gradients, then _iterations.assign_add(1)"
+    )

@@ -91,10 +91,22 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             inputs, gamma, beta, epsilon=self.epsilon, is_training=True
         )
         # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
-        count = tf.cast(tf.size(inputs) // channels, mean.dtype)
-        variance = unbiased_variance * tf.math.maximum(count - 1.0, 1.0) / count
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(
-            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
-        )
+        variance = unbiased_variance * _bessel_inverse(inputs, channels, mean.dtype)
+        # moving <- momentum * moving + (1 - momentum) * batch, as moving -= (1 - m)(moving - batch)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign_sub((moving.value - batch) * (1.0 - self.momentum))
         return outputs
+
+
+def _bessel_inverse(inputs, channels, dtype):
+    """(n - 1) / n for the n = size / channels values per channel (1 when n = 1).
+
+    A Python number when the shape is static (the usual case: one constant in the graph, not
+    a chain of shape ops per batch norm), else a tensor.
+    """
+    size = inputs.shape.num_elements()
+    if size is not None:
+        count = size // channels
+        return max(count - 1, 1) / count
+    count = tf.cast(tf.size(inputs) // channels, dtype)
+    return tf.math.maximum(count - 1.0, 1.0) / count

@@ -393,7 +393,8 @@ class RealNVPModel(keras.Model):
         sit in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
         """
         x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
-        statistics = self.non_trainable_variables
+        distributed = tf.distribute.has_strategy()  # even with one replica
+        statistics = [] if distributed else self.non_trainable_variables
         before = [tf.identity(variable.value) for variable in statistics]
         with tf.GradientTape() as tape:
             log_prob = self(x, training=True)
@@ -401,31 +402,56 @@ class RealNVPModel(keras.Model):
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
-        finite = tf.logical_and(
-            tf.math.is_finite(loss), tf.math.is_finite(tf.linalg.global_norm(gradients))
+        if distributed:  # apply() calls merge_call, which cannot sit in a tf.cond
+            self.optimizer.apply(gradients, variables)
+            applied = tf.constant(True)
+        else:
+            applied = self._apply_if_finite(loss, gradients, variables)
+        for variable, value in zip(statistics, before, strict=True):
+            variable.assign(tf.where(applied, variable.value, value))
+        # Metrics weighted by `applied`: a skipped step adds 0 to their totals and counts.
+        weight = tf.cast(applied, loss.dtype)
+        for metric in self.metrics:
+            if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
+                batch_size = tf.cast(tf.shape(log_prob)[0], loss.dtype)
+                metric.update_state(
+                    tf.where(applied, loss * _num_replicas(loss.dtype), 0.0), batch_size * weight
+                )
+        bits = bits_per_dim(log_prob, self.event_shape, self.num_bins)
+        self.bits_per_dim_tracker.update_state(
+            tf.where(applied, bits, tf.zeros_like(bits)), tf.broadcast_to(weight, tf.shape(bits))
         )
+        self.skipped_steps_tracker.update_state(1.0 - weight)
+        return _reducible_across_workers(self.get_metrics_result())
+
+    def _apply_if_finite(self, loss, gradients, variables):
+        """Runs the optimizer's step if the loss and every gradient are finite; whether it did.
+
+        `FusedAdam` (the default) skips a non-finite step itself, without a `tf.cond` (whose
+        branches would take every gradient and variable as inputs: a third of the training
+        graph); other optimizers run in one.
+        """
+        if getattr(self.optimizer, "skips_non_finite_steps", False):
+            # loss - loss is 0, or NaN where the loss is not: then one gradient is NaN too, and
+            # the optimizer's own check covers the loss.
+            index = next(i for i, g in enumerate(gradients) if g is not None)
+            gradients = list(gradients)
+            gradients[index] = gradients[index] + tf.cast(loss - loss, gradients[index].dtype)
+            counted = tf.identity(self.optimizer.iterations)
+            self.optimizer.apply(gradients, variables)
+            return self.optimizer.iterations > counted  # a skipped step is not counted
 
         def apply():
             self.optimizer.apply(gradients, variables)
-            for metric in self.metrics:
-                if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
-                    metric.update_state(loss * _num_replicas(loss.dtype), tf.shape(log_prob)[0])
-            self.bits_per_dim_tracker.update_state(
-                bits_per_dim(log_prob, self.event_shape, self.num_bins)
-            )
-            return tf.constant(0.0)
+            return tf.constant(True)
 
         def skip():
-            for variable, value in zip(statistics, before, strict=True):
-                variable.assign(value)
-            return tf.constant(1.0)
+            return tf.constant(False)
 
-        if tf.distribute.has_strategy():  # even with one replica: apply() calls merge_call
-            skipped = apply()
-        else:
-            skipped = tf.cond(finite, apply, skip)
-        self.skipped_steps_tracker.update_state(skipped)
-        return _reducible_across_workers(self.get_metrics_result())
+        finite = tf.logical_and(
+            tf.math.is_finite(loss), tf.math.is_finite(tf.linalg.global_norm(gradients))
+        )
+        return tf.cond(finite, apply, skip)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; warns when training steps were skipped (non-finite loss)."""
