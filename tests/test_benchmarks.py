@@ -252,7 +252,10 @@ def test_torch_realnvp_is_the_same_function_as_the_package_flow():
         for training in (False, True):
             model.train(training)
             expected = dist.log_prob(x, bijector_kwargs={"training": training}).numpy()
-            np.testing.assert_allclose(model.log_prob(x_torch).numpy(), expected, rtol=1e-4)
+            # float32 sums over 192 dimensions: rounding of about 1e-5 in absolute terms
+            np.testing.assert_allclose(
+                model.log_prob(x_torch).numpy(), expected, rtol=1e-4, atol=1e-4
+            )
         model.eval()  # and its sampling direction inverts it
         y = torch.logit(x_torch)
         np.testing.assert_allclose(model.flow.g(model.flow.f(y)[0]).numpy(), y.numpy(), atol=1e-4)
