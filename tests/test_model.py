@@ -13,6 +13,9 @@ from flow_cases import perturb
 import tfp_realnvp
 from tfp_realnvp.training import RealNVPModel, default_optimizer
 
+# One worker runs the module (`pytest -n 2 --dist loadgroup`): its trained model is built once.
+pytestmark = pytest.mark.xdist_group("model")
+
 tfd = tfp.distributions
 EVENT_SHAPE = [4, 4, 2]
 
