@@ -77,27 +77,30 @@ class FusedAdam(keras.optimizers.Adam):
             or not variable.dtype.is_floating
         ):
             return super().update_step(gradient, variable, learning_rate)
-        scalars = self._step_scalars(variable.dtype, learning_rate, finite=True)
-        self._apply_fused(gradient, variable, scalars)
+        self._apply_fused(gradient, variable, self._step_scalars(variable.dtype, learning_rate))
 
-    def _step_scalars(self, dtype, learning_rate, finite):
+    def _step_scalars(self, dtype, learning_rate, finite=None):
         """The arguments of `ResourceApplyAdam` that depend on the step, not on the variable.
 
-        Where `finite` is False: lr = 0 and beta_1 = beta_2 = 1, so that with a zero gradient
-        m, v and w stay exactly as they are (the bias corrections keep the real betas: their
-        1 - beta^t must not be 0).
+        Where the boolean tensor `finite` is False: lr = 0 and beta_1 = beta_2 = 1, so that
+        with a zero gradient m, v and w stay exactly as they are (the bias corrections keep the
+        real betas: their 1 - beta^t must not be 0). Without `finite`, the step applies.
         """
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        one = tf.ones([], dtype)
-        return dict(
+        scalars = dict(
             beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step),
-            lr=tf.where(finite, tf.cast(learning_rate, dtype), tf.zeros([], dtype)),
-            beta1=tf.where(finite, beta_1, one),
-            beta2=tf.where(finite, beta_2, one),
+            lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1,
+            beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype),
         )
+        if finite is not None:
+            zero, one = tf.zeros([], dtype), tf.ones([], dtype)
+            for name, skipped in (("lr", zero), ("beta1", one), ("beta2", one)):
+                scalars[name] = tf.where(finite, scalars[name], skipped)
+        return scalars
 
     def _apply_fused(self, gradient, variable, scalars):
         index = self._get_variable_index(variable)
