@@ -7,7 +7,8 @@ import tensorflow as tf
 
 import tfp_realnvp
 from tfp_realnvp.bijectors.masked_affine_coupling import TanhScale
-from tfp_realnvp.networks import ResNetConditioner, WeightNormConv2D
+from tfp_realnvp.networks import L2Penalty, ResNetConditioner, WeightNormConv2D
+from tfp_realnvp.networks.weight_norm_conv2d import weight_normalized_kernel
 
 
 def test_weight_norm_kernel_has_the_magnitude_as_its_norm():
@@ -30,6 +31,41 @@ def test_weight_norm_kernel_has_the_magnitude_as_its_norm():
         norms.append(np.linalg.norm(kernel))
     np.testing.assert_allclose(norms, [0.5, 1.0, 2.0, 3.0, 4.0], rtol=1e-5)
     assert conv(x).shape == [1, 6, 6, 5]
+
+
+def test_weight_norm_kernel_gradient_is_autodiffs():
+    # The closed-form gradient against autodiff of g * v / ||v||, for a random upstream gradient.
+    rng = np.random.default_rng(0)
+    direction = tf.constant(rng.normal(size=[3, 3, 2, 5]))
+    magnitude = tf.constant(rng.normal(size=[5]))
+    upstream = tf.constant(rng.normal(size=[3, 3, 2, 5]))
+
+    def gradients(kernel_fn):
+        with tf.GradientTape() as tape:
+            tape.watch([direction, magnitude])
+            loss = tf.reduce_sum(upstream * kernel_fn(direction, magnitude))
+        return tape.gradient(loss, [direction, magnitude])
+
+    def plain_kernel(v, g):
+        return g * v / tf.sqrt(tf.reduce_sum(tf.square(v), axis=(0, 1, 2)))
+
+    np.testing.assert_allclose(
+        weight_normalized_kernel(direction, magnitude),
+        plain_kernel(direction, magnitude),
+        rtol=1e-12,
+    )
+    for ours, autodiff in zip(
+        gradients(weight_normalized_kernel), gradients(plain_kernel), strict=True
+    ):
+        np.testing.assert_allclose(ours, autodiff, rtol=1e-10, atol=1e-12)
+
+
+def test_l2_penalty_is_keras_l2():
+    x = tf.random.normal([3, 4])
+    penalty = L2Penalty(5e-5)
+    np.testing.assert_allclose(penalty(x), keras.regularizers.L2(5e-5)(x), rtol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(penalty))
+    assert isinstance(restored, L2Penalty) and restored.l2 == penalty.l2
 
 
 def test_zero_initialised_conv_outputs_zero():

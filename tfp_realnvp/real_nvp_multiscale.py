@@ -24,6 +24,7 @@ from tfp_realnvp.bijectors.moving_average_batch_norm import MovingAverageBatchNo
 from tfp_realnvp.bijectors.recomputed_coupling import RecomputedCoupling
 from tfp_realnvp.bijectors.squeeze import Squeeze, squeeze_2x2, unsqueeze_2x2
 from tfp_realnvp.networks.context_projection import conditional_event_shape, describe_value
+from tfp_realnvp.networks.l2_penalty import L2Penalty
 from tfp_realnvp.networks.resnet_conditioner import ResNetConditioner
 
 tfb = tfp.bijectors
@@ -250,7 +251,7 @@ class RealNVPMultiScale(FlowBijector):
                 momentum=batch_norm_momentum,
                 epsilon=batch_norm_epsilon,
                 statistics=batch_norm_statistics,
-                regularizer=keras.regularizers.L2(l2_regularization) if l2_regularization else None,
+                regularizer=L2Penalty(l2_regularization) if l2_regularization else None,
                 memory_saving_gradients=bool(memory_saving_gradients),
                 network_policy=network_policy,
                 dtype=dtype,

@@ -92,9 +92,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         )
         # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
         variance = unbiased_variance * _bessel_inverse(inputs, channels, mean.dtype)
-        # moving <- momentum * moving + (1 - momentum) * batch, as moving -= (1 - m)(moving - batch)
+        # moving <- momentum * moving + (1 - momentum) * batch, as moving - (1 - m)(moving - batch):
+        # one read of each statistic (Keras's `assign_sub` would read it again).
         for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
-            moving.assign_sub((moving.value - batch) * (1.0 - self.momentum))
+            value = tf.convert_to_tensor(moving)
+            moving.assign(value - (value - batch) * (1.0 - self.momentum))
         return outputs
 
 

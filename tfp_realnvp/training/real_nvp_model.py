@@ -395,7 +395,8 @@ class RealNVPModel(keras.Model):
         x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
         distributed = tf.distribute.has_strategy()  # even with one replica
         statistics = [] if distributed else self.non_trainable_variables
-        before = [tf.identity(variable.value) for variable in statistics]
+        # A read is a snapshot: TF runs it before the forward pass's updates of the variable.
+        before = [tf.convert_to_tensor(variable) for variable in statistics]
         with tf.GradientTape() as tape:
             log_prob = self(x, training=True)
             loss = self.compute_loss(y_pred=log_prob)
