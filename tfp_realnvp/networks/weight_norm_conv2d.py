@@ -57,7 +57,11 @@ class WeightNormConv2D(keras.layers.Layer):
 
     def kernel(self):
         """g * v / ||v||: the kernel [k, k, C_in, filters] that the layer applies."""
-        return weight_normalized_kernel(self.direction.value, self.magnitude.value)
+        # Read as tensors here (autocast under mixed precision): the custom gradient is taken
+        # with respect to these reads, so it needs no variables of its own (nor replicas').
+        return weight_normalized_kernel(
+            tf.convert_to_tensor(self.direction), tf.convert_to_tensor(self.magnitude)
+        )
 
     def call(self, inputs):
         return self.convolve(inputs, self.kernel(), self.bias)
