@@ -114,11 +114,16 @@ def test_evaluate_reports_bits_per_dim_without_the_l2_penalty(trained):
     result = model.evaluate(data, batch_size=32, verbose=0, return_dict=True)
     log_prob = model.log_prob(data).numpy()
     bpd = tfp_realnvp.bits_per_dim(log_prob, EVENT_SHAPE, 256).numpy().mean()
-    np.testing.assert_allclose(result["bits_per_dim"], bpd, rtol=1e-5)
     penalty = float(model.flow.regularization_loss())
     assert penalty > 0
+    # Round-off apart (evaluate's graph and the eager log_prob differ in fusions), the
+    # penalty in bits/dim would be a difference ten times this tolerance.
+    penalty_bits_per_dim = penalty / (np.prod(EVENT_SHAPE) * np.log(2.0))
+    np.testing.assert_allclose(result["bits_per_dim"], bpd, rtol=0, atol=penalty_bits_per_dim / 10)
     # The loss is the mean NLL plus the L2 penalty.
-    np.testing.assert_allclose(result["loss"], -log_prob.mean() + penalty, rtol=1e-5)
+    np.testing.assert_allclose(
+        result["loss"], -log_prob.mean() + penalty, rtol=0, atol=penalty / 10
+    )
 
 
 def test_l2_penalty_is_in_the_training_loss():

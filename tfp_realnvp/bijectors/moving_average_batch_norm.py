@@ -11,6 +11,7 @@ from tfp_realnvp.bijectors.flow_bijector import (
     image_event_shape,
 )
 from tfp_realnvp.bijectors.global_moments import global_channel_moments
+from tfp_realnvp.networks.held_back_updates import current_statistic, update_statistic
 
 _STATISTICS = ("batch", "running_average")
 
@@ -189,12 +190,19 @@ class MovingMoments(keras.layers.Layer):
         self.built = True
 
     def update(self, batch_mean, batch_variance, momentum):
-        """Moves both statistics towards this batch's; returns the updated (mean, variance)."""
-        mean = momentum * self.moving_mean + (1.0 - momentum) * batch_mean
-        variance = momentum * self.moving_variance + (1.0 - momentum) * batch_variance
-        self.moving_mean.assign(mean)
-        self.moving_variance.assign(variance)
-        return mean, variance
+        """Moves both statistics towards this batch's; returns the updated (mean, variance).
+
+        Inside a training step's `HeldBackUpdates` the new values are held, not yet assigned.
+        """
+        updated = []
+        for moving, batch in (
+            (self.moving_mean, batch_mean),
+            (self.moving_variance, batch_variance),
+        ):
+            value = momentum * current_statistic(moving) + (1.0 - momentum) * batch
+            update_statistic(moving, value)
+            updated.append(value)
+        return tuple(updated)
 
     def get_config(self):
         return {**super().get_config(), "num_channels": self.num_channels}

@@ -3,6 +3,13 @@
 import keras
 import tensorflow as tf
 
+from tfp_realnvp.networks.held_back_updates import (
+    current_statistic,
+    held_statistics_scope,
+    holding_back,
+    update_statistic,
+)
+
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
@@ -72,7 +79,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
         if not self._fusable(inputs, mask):
-            return super().call(inputs, training=training, mask=mask)
+            return self._keras_call(inputs, training, mask)
         channels = inputs.shape[-1]
         gamma, beta = self._gamma_beta(channels)
         if self.uses_moving_statistics(training):
@@ -93,10 +100,22 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
         variance = unbiased_variance * _bessel_inverse(inputs, channels, mean.dtype)
         # moving <- momentum * moving + (1 - momentum) * batch, as moving - (1 - m)(moving - batch):
-        # one read of each statistic (Keras's `assign_sub` would read it again).
+        # one read of each statistic (Keras's `assign_sub` would read it again), or none when
+        # a training step holds the updates back (it read them already).
         for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
-            value = tf.convert_to_tensor(moving)
-            moving.assign(value - (value - batch) * (1.0 - self.momentum))
+            value = current_statistic(moving)
+            update_statistic(moving, value - (value - batch) * (1.0 - self.momentum))
+        return outputs
+
+    def _keras_call(self, inputs, training, mask):
+        """Keras's own path; its statistics' updates held back too when a training step does."""
+        if not holding_back() or self.uses_moving_statistics(training):
+            return super().call(inputs, training=training, mask=mask)
+        statistics = (self.moving_mean, self.moving_variance)
+        with held_statistics_scope(statistics) as scope:
+            outputs = super().call(inputs, training=training, mask=mask)
+        for moving in statistics:
+            update_statistic(moving, scope.get_current_value(moving))
         return outputs
 
 
