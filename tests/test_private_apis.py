@@ -55,3 +55,25 @@ def test_keras_optimizer_apply_hooks():
     assert 0 <= update < count, _missing(
         "keras Optimizer.apply: _backend_apply_gradients, then _iterations.assign_add(1)"
     )
+
+
+def test_tf_per_thread_function_call_options():
+    """`graph_optimization.py` reads and replaces the options a thread's function calls pass."""
+    from tensorflow.python.eager import context
+
+    eager_context = context.context()
+    saved = getattr(eager_context, "function_call_options", None)
+    assert isinstance(saved, getattr(context, "FunctionCallOptions", ())), _missing(
+        "tensorflow.python.eager.context.context().function_call_options"
+    )
+    from tensorflow.core.protobuf import config_pb2
+
+    config = config_pb2.ConfigProto.FromString(saved.config_proto_serialized)
+    replaced = context.FunctionCallOptions(executor_type=saved.executor_type, config_proto=config)
+    eager_context.function_call_options = replaced
+    try:
+        assert eager_context.function_call_options is replaced, _missing(
+            "the function_call_options setter"
+        )
+    finally:
+        eager_context.function_call_options = saved
