@@ -1,7 +1,7 @@
 """Where a PAPER-size training process's memory goes, stage by stage, with and without
 memory-saving gradients.
 
-    python benchmarks/memory_stages.py [--size paper] [--steps 3]
+    python benchmarks/memory_stages.py [--size paper] [--steps 3] [--trainer loop|model]
 
 Each variant runs in its own process (`--variant normal|memory_saving` runs one and prints
 JSON). Resident memory (RSS, `VmRSS`) and its high-water mark (`VmHWM`) are read from
@@ -10,9 +10,15 @@ training step (`get_concrete_function`), the first call (graph optimisation, one
 the optimizer's slots), and then `--steps` more training steps with the high-water mark reset
 first (`/proc/self/clear_refs`), which is the peak of training itself, apart from the one-off
 cost of building the graph. Writes `benchmarks/results/memory_stages.json`.
+
+--trainer loop (the default; the rows recorded since session 4): a plain TFP training loop,
+-mean log_prob of a `tfd.TransformedDistribution` and Keras's Adam, as the peers are trained.
+--trainer model: what `RealNVPModel.fit` runs: the model's `train_step` with the package's
+default optimizer (`FusedAdam`), called within `one_round_graph_optimization()`.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -48,33 +54,66 @@ def reset_peak():
         clear_refs.write("5")
 
 
-def run_variant(variant, size_name, steps):
+def loop_step(size, memory_saving):
+    """A plain TFP training loop's step with Keras's Adam, its input, and its call context."""
+    from benchmarks import flows_tf
+
+    dist, train_kwargs = flows_tf.realnvp(size, memory_saving=memory_saving)
+    train_step = flows_tf.training_step(dist, train_kwargs)  # builds the optimizer's slots
+    return train_step, flows_tf.fixed_pixels(size["batch_size"]), contextlib.nullcontext
+
+
+def model_step(size, memory_saving):
+    """`RealNVPModel.train_step` as `fit` runs it, its input, and its call context."""
+    import tensorflow as tf
+
+    import tfp_realnvp
+    from benchmarks import flows_tf
+    from tfp_realnvp.training.graph_optimization import one_round_graph_optimization
+
+    flow = tfp_realnvp.RealNVPMultiScale(
+        flows_tf.IMAGE_SHAPE,
+        num_scales=2,
+        num_res_blocks=size["num_res_blocks"],
+        num_filters=size["num_filters"],
+        logit_alpha=flows_tf.LOGIT_ALPHA,
+        memory_saving_gradients=memory_saving,
+    )
+    model = tfp_realnvp.RealNVPModel(flow)
+    model.compile()  # FusedAdam; builds the optimizer's slots
+    images = flows_tf.dequantise(flows_tf.fixed_pixels(size["batch_size"]))
+    step = tf.function(lambda x: model.train_step(x)["loss"])
+    return step, images, one_round_graph_optimization
+
+
+def run_variant(variant, size_name, steps, trainer="loop"):
     stages = {}
     threads = configure_threads()
 
-    from benchmarks import flows_tf
     from benchmarks.worker import SIZES
 
     stages["imported"] = memory_status()
     size = SIZES[size_name]
-    dist, train_kwargs = flows_tf.realnvp(size, memory_saving=variant == "memory_saving")
-    train_step = flows_tf.training_step(dist, train_kwargs)  # builds the optimizer's slots
-    pixels = flows_tf.fixed_pixels(size["batch_size"])
+    make_step = loop_step if trainer == "loop" else model_step
+    train_step, batch, call_context = make_step(size, variant == "memory_saving")
     stages["built"] = memory_status()
 
-    train_step.get_concrete_function(pixels)
+    train_step.get_concrete_function(batch)
     stages["traced"] = memory_status()
-    train_step(pixels).numpy()
+    with call_context():
+        train_step(batch).numpy()
     stages["first_step"] = memory_status()
     reset_peak()
     step_seconds = []
     for _ in range(steps):
         start = time.perf_counter()
-        train_step(pixels).numpy()
+        with call_context():
+            train_step(batch).numpy()
         step_seconds.append(time.perf_counter() - start)
     stages["steady_steps"] = memory_status()
     return dict(
         variant=variant,
+        trainer=trainer,
         size=size_name,
         steps=steps,
         step_seconds=step_seconds,
@@ -89,15 +128,17 @@ def main(argv=None):
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--size", choices=("small", "paper"), default="paper")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--trainer", choices=("loop", "model"), default="loop")
     parser.add_argument("--out", default=str(HERE / "results" / "memory_stages.json"))
     args = parser.parse_args(argv)
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.size, args.steps)), flush=True)
+        result = run_variant(args.variant, args.size, args.steps, args.trainer)
+        print(json.dumps(result), flush=True)
         return
     results = []
     for variant in VARIANTS:
         command = [sys.executable, __file__, "--variant", variant, "--size", args.size]
-        command += ["--steps", str(args.steps)]
+        command += ["--steps", str(args.steps), "--trainer", args.trainer]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)

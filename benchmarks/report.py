@@ -207,7 +207,11 @@ def memory_stages_table(runs):
         environment = run.get("allocator_environment") or {}
         return ", ".join(f"{k}={v}" for k, v in environment.items()) or "default"
 
-    columns = [("variant", lambda r: r["variant"]), ("allocator", allocator)]
+    columns = [
+        ("variant", lambda r: r["variant"]),
+        ("trainer", lambda r: r.get("trainer", "loop")),
+        ("allocator", allocator),
+    ]
     columns += [
         (
             f"{stage}: RSS / peak (GiB)",

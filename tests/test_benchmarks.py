@@ -259,3 +259,16 @@ def test_torch_realnvp_is_the_same_function_as_the_package_flow():
         model.eval()  # and its sampling direction inverts it
         y = torch.logit(x_torch)
         np.testing.assert_allclose(model.flow.g(model.flow.f(y)[0]).numpy(), y.numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_memory_stages_measures_the_model_as_fit_runs_it():
+    import subprocess
+
+    command = [sys.executable, str(ROOT / "benchmarks" / "memory_stages.py"), "--variant"]
+    command += ["normal", "--size", "small", "--steps", "1", "--trainer", "model"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["trainer"] == "model" and len(result["step_seconds"]) == 1
+    stages = result["stages"]
+    assert stages["first_step"]["peak_rss_bytes"] > stages["built"]["rss_bytes"] > 0
