@@ -23,8 +23,9 @@ class HeldBackUpdates:
     once and assigns it once, instead of a snapshot, a read and an assignment in the forward
     pass, and a read and an assignment to restore it after a skipped step.
 
-    A variable that a layer assigns itself during the pass (Keras's own batch norm, ActNorm's
-    initialisation flag) gets `where(applied, its new value, before)` too.
+    A variable that a layer assigns itself during the pass (a plain
+    `keras.layers.BatchNormalization` in a network of your own, ActNorm's initialisation flag)
+    gets `where(applied, its new value, before)` too.
 
     Outside a context, `current_statistic` reads the variable and `update_statistic` assigns it.
 
