@@ -11,7 +11,7 @@ from tfp_realnvp.bijectors.flow_bijector import (
     image_event_shape,
 )
 from tfp_realnvp.bijectors.global_moments import global_channel_moments
-from tfp_realnvp.networks.held_back_updates import current_statistic, update_statistic
+from tfp_realnvp.networks.held_back_updates import move_statistic
 
 _STATISTICS = ("batch", "running_average")
 
@@ -194,15 +194,10 @@ class MovingMoments(keras.layers.Layer):
 
         Inside a training step's `HeldBackUpdates` the new values are held, not yet assigned.
         """
-        updated = []
-        for moving, batch in (
-            (self.moving_mean, batch_mean),
-            (self.moving_variance, batch_variance),
-        ):
-            value = momentum * current_statistic(moving) + (1.0 - momentum) * batch
-            update_statistic(moving, value)
-            updated.append(value)
-        return tuple(updated)
+        return (
+            move_statistic(self.moving_mean, batch_mean, momentum),
+            move_statistic(self.moving_variance, batch_variance, momentum),
+        )
 
     def get_config(self):
         return {**super().get_config(), "num_channels": self.num_channels}

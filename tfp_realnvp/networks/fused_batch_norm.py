@@ -4,9 +4,9 @@ import keras
 import tensorflow as tf
 
 from tfp_realnvp.networks.held_back_updates import (
-    current_statistic,
     held_statistics_scope,
     holding_back,
+    move_statistic,
     update_statistic,
 )
 
@@ -99,12 +99,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         )
         # The kernel reports the unbiased (n / (n - 1)) variance; Keras's statistics are biased.
         variance = unbiased_variance * _bessel_inverse(inputs, channels, mean.dtype)
-        # moving <- momentum * moving + (1 - momentum) * batch, as moving - (1 - m)(moving - batch):
-        # one read of each statistic (Keras's `assign_sub` would read it again), or none when
-        # a training step holds the updates back (it read them already).
+        # One read of each statistic (Keras's `assign_sub` would read it again).
         for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
-            value = current_statistic(moving)
-            update_statistic(moving, value - (value - batch) * (1.0 - self.momentum))
+            move_statistic(moving, batch, self.momentum)
         return outputs
 
     def _keras_call(self, inputs, training, mask):

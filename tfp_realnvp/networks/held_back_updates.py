@@ -87,6 +87,18 @@ def update_statistic(variable, value):
         updates.hold(variable, value)
 
 
+def move_statistic(variable, batch_value, momentum):
+    """moving <- momentum * moving + (1 - momentum) * batch; returns the new value.
+
+    Written moving - (1 - momentum) * (moving - batch), from one read of the statistic (none
+    inside a `HeldBackUpdates`, which read it already), and held back there.
+    """
+    value = current_statistic(variable)
+    moved = value - (value - batch_value) * (1.0 - momentum)
+    update_statistic(variable, moved)
+    return moved
+
+
 def holding_back():
     """Whether a `HeldBackUpdates` context is collecting updates."""
     return _held_back_updates() is not None
