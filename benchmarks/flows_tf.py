@@ -20,8 +20,9 @@ LOGIT_ALPHA = 0.05
 GLOW_BLOCKS, GLOW_STEPS_PER_BLOCK = 2, 5  # 10 couplings in 2 blocks
 
 
-def realnvp(size, memory_saving=False, network_dtype_policy=None):
-    flow = tfp_realnvp.RealNVPMultiScale(
+def realnvp_flow(size, memory_saving=False, network_dtype_policy=None):
+    """The benchmarks' `RealNVPMultiScale`: 2 scales, `size`'s blocks and feature maps."""
+    return tfp_realnvp.RealNVPMultiScale(
         IMAGE_SHAPE,
         num_scales=2,
         num_res_blocks=size["num_res_blocks"],
@@ -30,6 +31,10 @@ def realnvp(size, memory_saving=False, network_dtype_policy=None):
         memory_saving_gradients=memory_saving,
         network_dtype_policy=network_dtype_policy,
     )
+
+
+def realnvp(size, memory_saving=False, network_dtype_policy=None):
+    flow = realnvp_flow(size, memory_saving, network_dtype_policy)
     base = tfd.Sample(tfd.Normal(0.0, 1.0), IMAGE_SHAPE)
     return tfd.TransformedDistribution(base, flow), {"training": True}
 

@@ -71,15 +71,7 @@ def model_step(size, memory_saving):
     from benchmarks import flows_tf
     from tfp_realnvp.training.graph_optimization import one_round_graph_optimization
 
-    flow = tfp_realnvp.RealNVPMultiScale(
-        flows_tf.IMAGE_SHAPE,
-        num_scales=2,
-        num_res_blocks=size["num_res_blocks"],
-        num_filters=size["num_filters"],
-        logit_alpha=flows_tf.LOGIT_ALPHA,
-        memory_saving_gradients=memory_saving,
-    )
-    model = tfp_realnvp.RealNVPModel(flow)
+    model = tfp_realnvp.RealNVPModel(flows_tf.realnvp_flow(size, memory_saving))
     model.compile()  # FusedAdam; builds the optimizer's slots
     images = flows_tf.dequantise(flows_tf.fixed_pixels(size["batch_size"]))
     step = tf.function(lambda x: model.train_step(x)["loss"])
