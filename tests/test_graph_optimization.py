@@ -1,8 +1,6 @@
 """The model's step functions are optimised by Grappler in one round, without its memory pass."""
 
 import numpy as np
-import pytest
-import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
 from tensorflow.python.eager import context
 
@@ -41,28 +39,6 @@ def test_settings_given_explicitly_are_kept():
     rewrite = one_round_rewrite_options(config).graph_options.rewrite_options
     assert rewrite.meta_optimizer_iterations == Rewriter.TWO
     assert rewrite.memory_optimization == Rewriter.MANUAL
-
-
-def test_function_calls_use_the_calling_threads_options():
-    """TF runs each call with the thread's options: here a placement that only they refuse."""
-
-    @tf.function
-    def square_on_a_gpu(x):
-        with tf.device("/device:GPU:0"):  # none here: soft placement puts it on the CPU
-            return x * x
-
-    saved = context.context().function_call_options
-    config = config_pb2.ConfigProto.FromString(saved.config_proto_serialized)
-    config.allow_soft_placement = False
-    context.context().function_call_options = context.FunctionCallOptions(
-        executor_type=saved.executor_type, config_proto=config
-    )
-    try:
-        with pytest.raises(tf.errors.InvalidArgumentError, match="GPU:0"):
-            square_on_a_gpu(tf.constant(2.0))
-    finally:
-        context.context().function_call_options = saved
-    assert float(square_on_a_gpu(tf.constant(3.0))) == 9.0
 
 
 def test_fit_evaluate_and_predict_call_their_steps_within_the_context(monkeypatch):

@@ -58,22 +58,29 @@ def test_keras_optimizer_apply_hooks():
 
 
 def test_tf_per_thread_function_call_options():
-    """`graph_optimization.py` reads and replaces the options a thread's function calls pass."""
+    """`graph_optimization.py` replaces the options a thread's function calls pass, and TF
+    runs each call with them: here a placement that only these options refuse."""
+    from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
+
+    @tf.function
+    def square_on_a_gpu(x):
+        with tf.device("/device:GPU:0"):  # none here: soft placement puts it on the CPU
+            return x * x
 
     eager_context = context.context()
     saved = getattr(eager_context, "function_call_options", None)
     assert isinstance(saved, getattr(context, "FunctionCallOptions", ())), _missing(
         "tensorflow.python.eager.context.context().function_call_options"
     )
-    from tensorflow.core.protobuf import config_pb2
-
     config = config_pb2.ConfigProto.FromString(saved.config_proto_serialized)
-    replaced = context.FunctionCallOptions(executor_type=saved.executor_type, config_proto=config)
-    eager_context.function_call_options = replaced
+    config.allow_soft_placement = False
+    eager_context.function_call_options = context.FunctionCallOptions(
+        executor_type=saved.executor_type, config_proto=config
+    )
     try:
-        assert eager_context.function_call_options is replaced, _missing(
-            "the function_call_options setter"
-        )
+        with pytest.raises(tf.errors.InvalidArgumentError, match="GPU:0"):
+            square_on_a_gpu(tf.constant(2.0))
     finally:
         eager_context.function_call_options = saved
+    assert float(square_on_a_gpu(tf.constant(3.0))) == 9.0
