@@ -3,11 +3,12 @@ memory-saving gradients.
 
     python benchmarks/memory_stages.py [--size paper] [--steps 3] [--trainer loop|model]
 
-Each variant runs in its own process (`--variant normal|memory_saving` runs one and prints
-JSON). Resident memory (RSS, `VmRSS`) and its high-water mark (`VmHWM`) are read from
-`/proc/self/status` after: importing, building the flow and the optimizer, tracing the
-training step (`get_concrete_function`), the first call (graph optimisation, oneDNN set-up,
-the optimizer's slots), and then `--steps` more training steps with the high-water mark reset
+Each variant runs in its own process (`--variant normal|memory_saving|memory_saving_blocks`
+runs one and prints JSON; memory_saving_blocks is `memory_saving_gradients="blocks"`). Resident
+memory (RSS, `VmRSS`) and its high-water mark (`VmHWM`) are read from `/proc/self/status`
+after: importing, building the flow and the optimizer, tracing the training step
+(`get_concrete_function`), the first call (graph optimisation, oneDNN set-up, the optimizer's
+slots), and then `--steps` more training steps with the high-water mark reset
 first (`/proc/self/clear_refs`), which is the peak of training itself, apart from the one-off
 cost of building the graph. Writes `benchmarks/results/memory_stages.json`.
 
@@ -31,7 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.common import configure_threads  # noqa: E402
 
-VARIANTS = ("normal", "memory_saving")
+# Each variant's `memory_saving_gradients`.
+VARIANTS = {"normal": False, "memory_saving": True, "memory_saving_blocks": "blocks"}
 # Environment variables that change how freed memory is kept (recorded with the results).
 ALLOCATOR_ENVIRONMENT = ("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "TF_CPU_ALLOCATOR_USE_BFC")
 ALLOCATOR_ENVIRONMENT += ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
@@ -87,7 +89,7 @@ def run_variant(variant, size_name, steps, trainer="loop"):
     stages["imported"] = memory_status()
     size = SIZES[size_name]
     make_step = loop_step if trainer == "loop" else model_step
-    train_step, batch, call_context = make_step(size, variant == "memory_saving")
+    train_step, batch, call_context = make_step(size, VARIANTS[variant])
     stages["built"] = memory_status()
 
     train_step.get_concrete_function(batch)
@@ -117,7 +119,7 @@ def run_variant(variant, size_name, steps, trainer="loop"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variant", choices=VARIANTS)
+    parser.add_argument("--variant", choices=VARIANTS, help="run this variant alone")
     parser.add_argument("--size", choices=("small", "paper"), default="paper")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--trainer", choices=("loop", "model"), default="loop")

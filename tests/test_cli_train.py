@@ -142,7 +142,7 @@ def test_sample_writes_a_png(trained_run, tmp_path):
 
 def test_mixed_precision_and_memory_saving_runs_are_recorded(tmp_path):
     logdir = str(tmp_path / "run")
-    options = ["--mixed-precision", "--memory-saving-gradients"]
+    options = ["--mixed-precision", "--memory-saving-gradients", "blocks"]
     stdout = run(
         "train", "--logdir", logdir, "--epochs", "1", "--steps-per-epoch", "2", *TINY, *options
     )
@@ -150,7 +150,7 @@ def test_mixed_precision_and_memory_saving_runs_are_recorded(tmp_path):
     with open(os.path.join(logdir, "config.json")) as file:
         flow = json.load(file)["flow"]
     assert flow["network_dtype_policy"] == "mixed_bfloat16"
-    assert flow["memory_saving_gradients"] is True
+    assert flow["memory_saving_gradients"] == "blocks"
 
 
 def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):

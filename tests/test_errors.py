@@ -94,6 +94,22 @@ def test_flow_rejects_images_of_another_event_shape():
         ),
         (dict(event_shape=[4, 4, 1], channel_mixing="1x1"), r"`channel_mixing` .*'1x1'"),
         (dict(event_shape=[4, 4, 1], split_prior="glow"), r"`split_prior` .*'glow'"),
+        (
+            dict(event_shape=[4, 4, 1], memory_saving_gradients="block"),
+            r"`memory_saving_gradients` must be one of .*got memory_saving_gradients='block'",
+        ),
+        (
+            dict(event_shape=[4, 4, 1], memory_saving_gradients=1),
+            r"got memory_saving_gradients=1\.",
+        ),
+        (
+            dict(
+                event_shape=[4, 4, 1],
+                memory_saving_gradients="blocks",
+                conditioner_fn=lambda **kwargs: ResNetConditioner(2, 1),
+            ),
+            r"memory_saving_gradients='blocks' recomputes the residual blocks.*conditioner_fn=<",
+        ),
     ],
 )
 def test_flow_construction_errors(kwargs, message):

@@ -178,3 +178,39 @@ def test_folded_flow_has_the_plain_flows_log_det_and_inverts():
     np.testing.assert_allclose(z, z_plain, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(log_det, log_det_plain, rtol=1e-5)
     np.testing.assert_allclose(x_back, x, atol=1e-5)
+
+
+def test_recomputed_blocks_give_the_same_gradients_and_run_the_blocks_again():
+    """`recompute_blocks=True`: the same output, gradients and moving statistics; the gradient
+    graph runs each block's two convolutions once more (the recomputation)."""
+    x = tf.random.normal([3, 6, 6, 2])
+    num_blocks = 2
+    nets = [_moved(ResNetConditioner(8, num_blocks, recompute_blocks=r), x) for r in (0, 1)]
+    results, convolutions = [], []
+    for net in nets:
+
+        @tf.function
+        def output_and_gradients(x, net=net):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = net(x, training=True)
+                loss = tf.reduce_sum(tf.sin(y))
+            return y, tape.gradient(loss, [x, *net.trainable_weights])
+
+        graph = output_and_gradients.get_concrete_function(x).graph
+        convolutions.append(sum(op.type == "Conv2D" for op in graph.get_operations()))
+        results.append(output_and_gradients(x))
+    # Forward: input conv and skip, 3 per block (2 + its skip), output conv.
+    assert convolutions == [3 + 3 * num_blocks, 3 + 5 * num_blocks]
+    (y, gradients), (y_again, gradients_again) = results
+    np.testing.assert_allclose(y_again, y, rtol=1e-6)
+    scale = max(np.abs(g).max() for g in gradients)
+    # Not a comparison of zeros. (Biases before a batch norm have gradients of round-off size:
+    # the batch norm removes their effect, so they are compared to the largest gradient.)
+    assert sum(np.abs(g).max() > 1e-3 * scale for g in gradients) > len(gradients) // 2
+    for g, g_again in zip(gradients, gradients_again, strict=True):
+        np.testing.assert_allclose(g_again, g, rtol=1e-4, atol=1e-5 * scale)
+    # The statistics moved once, by the forward pass (the recomputation discards its updates).
+    for a, b in zip(nets[0].non_trainable_weights, nets[1].non_trainable_weights, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6)
+    assert nets[1].get_config()["recompute_blocks"] is True

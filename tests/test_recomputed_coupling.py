@@ -1,5 +1,6 @@
-"""Memory-saving gradients (`RecomputedCoupling`, `memory_saving_gradients=True`): same values,
-same gradients (float64), same moving-average updates as the plain flow."""
+"""Memory-saving gradients (`RecomputedCoupling`, `memory_saving_gradients=True`, and with the
+residual blocks recomputed too, "blocks"): same values, same gradients (float64), same
+moving-average updates as the plain flow."""
 
 import numpy as np
 import pytest
@@ -31,10 +32,10 @@ def _variables(flow):
     return [w for layer in flow.keras_layers for w in layer.weights]
 
 
-def _pair(statistics="batch", use_batch_norm=True, num_scales=2, **options):
-    """A plain flow and a memory-saving one with the same, non-trivial weights."""
+def _pair(statistics="batch", use_batch_norm=True, num_scales=2, saving=True, **options):
+    """A plain flow and a memory-saving one (`saving`) with the same, non-trivial weights."""
     plain = _flow(False, statistics, use_batch_norm, num_scales, **options)
-    saving = _flow(True, statistics, use_batch_norm, num_scales, **options)
+    saving = _flow(saving, statistics, use_batch_norm, num_scales, **options)
     rng = np.random.default_rng(0)
     for a, b in zip(_variables(plain), _variables(saving), strict=True):
         assert a.path.split("/")[-1] == b.path.split("/")[-1]
@@ -85,13 +86,25 @@ def _assert_close(actual, expected, what, scale=None):
 
 
 @pytest.mark.parametrize(
-    "function, statistics, num_scales",
-    [(False, "batch", 2), (False, "running_average", 2), (True, "batch", 1)],
-    ids=["eager-batch", "eager-running_average", "tf_function-batch-one_scale"],
+    "function, statistics, num_scales, saving",
+    [
+        (False, "batch", 2, True),
+        (False, "running_average", 2, True),
+        (True, "batch", 1, True),
+        (False, "batch", 2, "blocks"),
+        (True, "batch", 1, "blocks"),
+    ],
+    ids=[
+        "eager-batch",
+        "eager-running_average",
+        "tf_function-batch-one_scale",
+        "blocks-eager-batch",
+        "blocks-tf_function-batch-one_scale",
+    ],
 )
-def test_same_loss_gradients_and_moving_averages(function, statistics, num_scales):
+def test_same_loss_gradients_and_moving_averages(function, statistics, num_scales, saving):
     # (Graph mode is slow to trace: one scale there, 4 couplings, still every code path.)
-    plain, saving = _pair(statistics, num_scales=num_scales)
+    plain, saving = _pair(statistics, num_scales=num_scales, saving=saving)
     loss_p, grads_p, vars_p = _loss_and_gradients(plain, _images(), function)
     loss_s, grads_s, vars_s = _loss_and_gradients(saving, _images(), function)
     _assert_close(loss_s, loss_p, "loss")

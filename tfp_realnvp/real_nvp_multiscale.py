@@ -33,6 +33,8 @@ COUPLINGS = ("affine", "additive", "spline")
 NORMALIZATIONS = ("batch_norm", "act_norm", None)
 CHANNEL_MIXINGS = (None, "invertible_1x1")
 SPLIT_PRIORS = ("standard", "learned")
+# memory_saving_gradients: what is recomputed in the backward pass (True means "couplings").
+MEMORY_SAVINGS = (False, True, "couplings", "blocks")
 # squeeze_order -> (order of the squeeze before the channel-wise couplings,
 #                   order of the squeeze at the factor-out, which half is factored out)
 SQUEEZE_ORDERS = {
@@ -131,11 +133,16 @@ class RealNVPMultiScale(FlowBijector):
       l2_regularization: L2 coefficient on the weight-norm magnitudes and coupling scales (the
         paper's 5e-5), attached as Keras regularizers: `keras.Model.fit` adds it to the loss;
         custom loops add `flow.regularization_loss()`.
-      memory_saving_gradients: train without keeping the couplings' activations: each coupling
-        (with its batch norm) is a `RecomputedCoupling`, whose gradient rebuilds the coupling's
-        input from its output by invertibility and re-runs the network in the backward pass.
-        Same values, same gradients, same moving-average updates; about 4/3 of the compute
-        and a fraction of the peak memory. Only `inverse(..., training=True)` is affected.
+      memory_saving_gradients: train without keeping the couplings' activations. False: keep
+        them (the fastest). True or "couplings": each coupling is a `RecomputedCoupling`,
+        whose gradient rebuilds the coupling's input from its output by invertibility and
+        re-runs the network in the backward pass: about 4/3 of the compute, and the memory of
+        one network's activations instead of all of them. "blocks": that, and inside the
+        re-run each residual block keeps only its input and is run once more in the backward
+        pass (`ResNetConditioner(recompute_blocks=True)`): about 5/3 of the compute, and the
+        memory of one block's activations. Same values, same gradients, same moving-average
+        updates in every case; only `inverse(..., training=True)` is affected. "blocks" needs
+        the paper's networks (no `conditioner_fn`).
       network_dtype_policy: Keras dtype policy of the coupling networks (a name or a
         `keras.DTypePolicy`), for mixed precision: "mixed_bfloat16" runs their convolutions in
         bfloat16 with float32 weights, while the coupling arithmetic, the log-determinants,
@@ -183,7 +190,7 @@ class RealNVPMultiScale(FlowBijector):
         batch_norm_epsilon: float = 1e-4,
         batch_norm_statistics: str = "batch",
         l2_regularization: float = 5e-5,
-        memory_saving_gradients: bool = False,
+        memory_saving_gradients: bool | str = False,
         network_dtype_policy: str | keras.DTypePolicy | None = None,
         conditional_shape: Sequence[int] | None = None,
         validate_args: bool = False,
@@ -224,6 +231,7 @@ class RealNVPMultiScale(FlowBijector):
             raise ValueError(
                 f"`split_prior` must be one of {SPLIT_PRIORS}; got split_prior={split_prior!r}."
             )
+        memory_saving = _checked_memory_saving(memory_saving_gradients, conditioner_fn)
         if l2_regularization < 0:
             raise ValueError(f"`l2_regularization` must be >= 0; got {l2_regularization!r}.")
         dtype = tf.as_dtype(dtype)
@@ -252,7 +260,7 @@ class RealNVPMultiScale(FlowBijector):
                 epsilon=batch_norm_epsilon,
                 statistics=batch_norm_statistics,
                 regularizer=L2Penalty(l2_regularization) if l2_regularization else None,
-                memory_saving_gradients=bool(memory_saving_gradients),
+                memory_saving=memory_saving,
                 network_policy=network_policy,
                 dtype=dtype,
             )
@@ -348,7 +356,7 @@ class RealNVPMultiScale(FlowBijector):
             coupling = MaskedSplineCoupling(
                 keep_mask, conditioner, num_bins=config["spline_bins"], **common
             )
-        if config["memory_saving_gradients"]:
+        if config["memory_saving"] is not None:
             coupling = RecomputedCoupling(coupling, name=f"{name}_recomputed")
         normalization = config["normalization"] if normalized else None
         if normalization == "batch_norm":
@@ -389,6 +397,7 @@ class RealNVPMultiScale(FlowBijector):
             magnitude_regularizer=config["regularizer"],
             output_channels=output_channels,
             conditional_shape=conditional_shape,
+            recompute_blocks=config["memory_saving"] == "blocks",
             dtype=dtype,
             name=name,
         )
@@ -573,6 +582,27 @@ def _checked_normalization(normalization, use_batch_norm):
         )
     # use_batch_norm=False turns batch norm off (the default normalization) and nothing else.
     return None if normalization == "batch_norm" and not use_batch_norm else normalization
+
+
+def _checked_memory_saving(memory_saving_gradients, conditioner_fn):
+    """None (keep every activation), "couplings" or "blocks" (see the class docstring)."""
+    value = memory_saving_gradients
+    if isinstance(value, str) and value in MEMORY_SAVINGS:
+        level = value
+    elif isinstance(value, bool):
+        level = "couplings" if value else None
+    else:
+        raise ValueError(
+            f"`memory_saving_gradients` must be one of {MEMORY_SAVINGS}; "
+            f"got memory_saving_gradients={value!r}."
+        )
+    if level == "blocks" and conditioner_fn is not None:
+        raise ValueError(
+            "memory_saving_gradients='blocks' recomputes the residual blocks of the paper's "
+            "networks, and a `conditioner_fn` builds networks of its own; got "
+            f"conditioner_fn={conditioner_fn!r}. Use memory_saving_gradients=True."
+        )
+    return level
 
 
 def _dims(shape):

@@ -127,8 +127,12 @@ def build_parser():
     )
     train.add_argument(
         "--memory-saving-gradients",
-        action="store_true",
-        help="recompute the couplings' activations in the backward pass (less memory)",
+        nargs="?",
+        const=True,
+        default=False,
+        choices=("couplings", "blocks"),
+        help="recompute activations in the backward pass (less memory): the couplings' "
+        "(the flag alone), or also each residual block's ('blocks': least memory)",
     )
     train.add_argument(
         "--strategy", choices=strategy.STRATEGIES, default="default", help=strategy.HELP

@@ -9,6 +9,7 @@ from tfp_realnvp.networks.context_projection import (
     conditional_event_shape,
     describe_value,
 )
+from tfp_realnvp.networks.recomputation import recompute_in_backward
 from tfp_realnvp.networks.residual_block import ResidualBlock, batch_norm_layer
 from tfp_realnvp.networks.weight_norm_conv2d import WeightNormConv2D
 
@@ -36,6 +37,11 @@ class ResNetConditioner(keras.layers.Layer):
     that convolution: the same map up to float rounding, one pass over the activations fewer.
     Set the attribute `fold_batch_norms = False` to run the layers one by one instead.
 
+    With `recompute_blocks=True`, a training call keeps only each residual block's input for
+    the backward pass and runs the block again there (`recompute_in_backward`): the same
+    values and gradients, the activations of one block at a time instead of all of them, for
+    one more forward pass of the blocks.
+
     Conditional (`conditional_shape` set): the network is called as `net(x, context=c)` and
     the context enters once, added to the first hidden features: P(c) is a learned dense
     projection of c to `num_filters` features (`ContextProjection`), the same at every pixel
@@ -52,6 +58,8 @@ class ResNetConditioner(keras.layers.Layer):
       output_channels: channels of the output; None: 2C for inputs of C channels.
       conditional_shape: None (unconditional), or the shape of one context: [K] (a vector,
         such as a one-hot label) or [h, w, K] (a feature map).
+      recompute_blocks: in training, recompute each residual block's activations in the
+        backward pass instead of keeping them (gradient checkpointing; less memory).
 
     Example:
       >>> net = ResNetConditioner(num_filters=32, num_res_blocks=2)
@@ -73,6 +81,7 @@ class ResNetConditioner(keras.layers.Layer):
         magnitude_regularizer=None,
         output_channels=None,
         conditional_shape=None,
+        recompute_blocks=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,6 +108,7 @@ class ResNetConditioner(keras.layers.Layer):
         self.num_filters = int(num_filters)
         self.num_res_blocks = int(num_res_blocks)
         self.use_batch_norm = bool(use_batch_norm)
+        self.recompute_blocks = bool(recompute_blocks)
         self.magnitude_regularizer = keras.regularizers.get(magnitude_regularizer)
         self.mask_channel = None
         if mask_channel is not None:
@@ -194,11 +204,19 @@ class ResNetConditioner(keras.layers.Layer):
             h = h + self.context_projection(context)
         skip = self.input_skip(h)
         for block, block_skip in zip(self.blocks, self.block_skips, strict=True):
-            h = block(h, training=training, fold_batch_norm=self.fold_batch_norms)
+            h = self._call_block(block, h, training)
             skip = skip + block_skip(h)
         if self.use_batch_norm:
             skip = self.output_norm(skip, training=training)
         return self.output_conv(ops.relu(skip))
+
+    def _call_block(self, block, h, training):
+        def run_block(h):
+            return block(h, training=training, fold_batch_norm=self.fold_batch_norms)
+
+        if self.recompute_blocks and training:
+            return recompute_in_backward(run_block, h)
+        return run_block(h)
 
     def _output_width(self, input_channels):
         return 2 * input_channels if self.output_channels is None else self.output_channels
@@ -217,4 +235,5 @@ class ResNetConditioner(keras.layers.Layer):
             "magnitude_regularizer": keras.regularizers.serialize(self.magnitude_regularizer),
             "output_channels": self.output_channels,
             "conditional_shape": self.conditional_shape,
+            "recompute_blocks": self.recompute_blocks,
         }
