@@ -7,6 +7,8 @@ Contestants (each with the same parameter count and architecture unless said oth
   tf            this package's Real NVP, `tf.function` (the default options)
   tf_unfolded   the same, inference batch norms not folded into the convolutions before them
   tf_xla        the same, inference graphs compiled with XLA (`jit_compile=True`)
+  tf_memory_saving / tf_memory_saving_blocks   the same, trained with
+                `memory_saving_gradients=True` / `"blocks"`
   torch         the PyTorch Real NVP of the same architecture (`realnvp_torch.py`), eager
   torch_bf16 / tf_bf16   the same two with bfloat16 networks (torch.autocast / mixed_bfloat16)
   matmul / matmul_bf16   a 2048 x 2048 TF matmul in float32 / bfloat16: the peak under the
@@ -42,13 +44,13 @@ from benchmarks.worker import SIZES  # noqa: E402
 PHASES = ("train", "log_prob", "sample")
 
 
-def tf_contestant(size, *, fold=True, jit=False, policy=None):
+def tf_contestant(size, *, fold=True, jit=False, policy=None, memory_saving=False):
     """{phase: call} for this package's Real NVP (one fixed pixel batch, fresh dequantisation)."""
 
     from benchmarks import flows_tf
     from tfp_realnvp.networks import ResNetConditioner
 
-    dist, train_kwargs = flows_tf.realnvp(size, network_dtype_policy=policy)
+    dist, train_kwargs = flows_tf.realnvp(size, memory_saving, network_dtype_policy=policy)
     for layer in dist.bijector.keras_layers:
         if isinstance(layer, ResNetConditioner):
             layer.fold_batch_norms = fold
@@ -99,6 +101,8 @@ CONTESTANTS = {
     "tf_unfolded": lambda size: tf_contestant(size, fold=False),
     "tf_xla": lambda size: tf_contestant(size, jit=True),
     "tf_bf16": lambda size: tf_contestant(size, policy="mixed_bfloat16"),
+    "tf_memory_saving": lambda size: tf_contestant(size, memory_saving=True),
+    "tf_memory_saving_blocks": lambda size: tf_contestant(size, memory_saving="blocks"),
     "torch": lambda size: torch_contestant(size),
     "torch_bf16": lambda size: torch_contestant(size, bfloat16=True),
     "matmul": lambda size: matmul_contestant("float32"),

@@ -27,6 +27,11 @@ CONFIGURATIONS = [
         {"network_dtype_policy": "mixed_bfloat16"}, id="mixed-bfloat16", marks=pytest.mark.slow
     ),
     pytest.param(
+        {"memory_saving_gradients": "blocks", "num_res_blocks": 1},
+        id="memory-saving-blocks",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
         {"batch_norm_statistics": "running_average"},
         id="running-average-batch-norm",
         marks=pytest.mark.slow,
