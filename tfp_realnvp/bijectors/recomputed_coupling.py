@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_realnvp.bijectors.flow_bijector import IMAGE_EVENT_NDIMS, FlowBijector
 from tfp_realnvp.bijectors.masked_coupling import MaskedCoupling
+from tfp_realnvp.networks.recomputation import available_after
 
 
 class RecomputedCoupling(FlowBijector):
@@ -107,8 +108,7 @@ class RecomputedCoupling(FlowBijector):
         # Recompute only once this coupling's output gradient exists. Without the dependency a
         # graph executor may rebuild every coupling's activations as soon as the forward pass
         # ends (they depend on z alone) and hold them all, which is what this class avoids.
-        with tf.control_dependencies([dz, dlog_det]):
-            z = tf.identity(z)
+        z = available_after([dz, dlog_det], z)
         kept = z * coupling.keep_mask
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(variables)
@@ -131,6 +131,4 @@ class RecomputedCoupling(FlowBijector):
         # Hand dx on (and so let the previous coupling's recomputation start) only once every
         # gradient of this coupling is computed: otherwise a graph executor may postpone the
         # weight gradients and keep several couplings' activations alive at once.
-        with tf.control_dependencies([g for g in dvariables if g is not None]):
-            dx = tf.identity(dx)
-        return [dx, *dcontext], dvariables
+        return [available_after(dvariables, dx), *dcontext], dvariables

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 
-def after(dependencies, tensor):
+def available_after(dependencies, tensor):
     """`tensor`, made available only once every tensor of `dependencies` (None ignored) is.
 
     A graph executor runs an op as soon as its inputs exist. A recomputation depends only on
@@ -40,7 +40,7 @@ def recompute_in_backward(function, inputs):
     def checkpointed(x):
         def gradient(dy, variables=None):
             variables = list(variables or [])
-            x_again = after([dy], x)
+            x_again = available_after([dy], x)
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(x_again)
                 tape.watch(variables)
@@ -52,7 +52,7 @@ def recompute_in_backward(function, inputs):
                 output_gradients=dy,
                 unconnected_gradients=tf.UnconnectedGradients.ZERO,
             )
-            return after(dvariables, dx), dvariables
+            return available_after(dvariables, dx), dvariables
 
         return function(x), gradient
 
