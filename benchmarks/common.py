@@ -11,14 +11,18 @@ import psutil
 THREADS = 2
 
 
-def configure_threads(threads=THREADS):
-    """Sets TF's (and, if imported later, torch's) thread pools; returns what was set."""
+def configure_threads(threads=THREADS, inter_op=1):
+    """Sets TF's (and, if imported later, torch's) thread pools; returns what was set.
+
+    `inter_op=None` leaves TF's inter-op pool at its default (as many threads as cores).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    return dict(tf_intra_op=threads, tf_inter_op=1, torch_num_threads=threads)
+    if inter_op is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    return dict(tf_intra_op=threads, tf_inter_op=inter_op or "default", torch_num_threads=threads)
 
 
 def configure_torch_threads(threads=THREADS):

@@ -9,6 +9,8 @@ Contestants (each with the same parameter count and architecture unless said oth
   tf_xla        the same, inference graphs compiled with XLA (`jit_compile=True`)
   tf_memory_saving / tf_memory_saving_blocks   the same, trained with
                 `memory_saving_gradients=True` / `"blocks"`
+  tf_inter_op_default   the same (the default options), with TF's inter-op pool left at its
+                default size instead of 1 thread (what a user's process gets)
   torch         the PyTorch Real NVP of the same architecture (`realnvp_torch.py`), eager
   torch_bf16 / tf_bf16   the same two with bfloat16 networks (torch.autocast / mixed_bfloat16)
   matmul / matmul_bf16   a 2048 x 2048 TF matmul in float32 / bfloat16: the peak under the
@@ -103,6 +105,7 @@ CONTESTANTS = {
     "tf_bf16": lambda size: tf_contestant(size, policy="mixed_bfloat16"),
     "tf_memory_saving": lambda size: tf_contestant(size, memory_saving=True),
     "tf_memory_saving_blocks": lambda size: tf_contestant(size, memory_saving="blocks"),
+    "tf_inter_op_default": lambda size: tf_contestant(size),
     "torch": lambda size: torch_contestant(size),
     "torch_bf16": lambda size: torch_contestant(size, bfloat16=True),
     "matmul": lambda size: matmul_contestant("float32"),
@@ -139,7 +142,7 @@ def _serve(name, size, threads, pipe):
     if name.startswith("torch"):
         configure_torch_threads(threads)
     else:
-        configure_threads(threads)
+        configure_threads(threads, inter_op=None if name == "tf_inter_op_default" else 1)
     calls = CONTESTANTS[name](size)
     pipe.send({k: calls.get(k) for k in ("flops_per_image", "flops_per_call")})
     while (phase := pipe.recv()) is not None:
