@@ -1,5 +1,7 @@
 """MirroredStrategy on two logical CPUs: one step equals one device on the same global batch,
-for an unconditional model and a class-conditional one fitted on (images, labels).
+for an unconditional model, a class-conditional one fitted on (images, labels), and one
+trained with memory-saving gradients (couplings and residual blocks recomputed, whose
+recomputation synchronises the batch statistics again).
 
 TensorFlow fixes its logical devices when it first initialises them, so the comparison runs in
 a fresh interpreter (the test process has long initialised its single CPU).
@@ -35,6 +37,7 @@ SCRIPT = textwrap.dedent(
 
     GLOBAL_BATCH = 8
     CONDITIONAL = sys.argv[1] == "conditional"
+    MEMORY_SAVING = "blocks" if sys.argv[1] == "memory_saving_blocks" else False
     images = np.random.default_rng(3).uniform(size=[GLOBAL_BATCH, 4, 4, 2]).astype("float32")
     labels = np.arange(GLOBAL_BATCH, dtype="int32") % 3
 
@@ -44,9 +47,10 @@ SCRIPT = textwrap.dedent(
             flow = tfp_realnvp.RealNVPMultiScale(
                 [4, 4, 2],
                 num_scales=2,
-                num_res_blocks=0,
+                num_res_blocks=1 if MEMORY_SAVING else 0,
                 num_filters=4,
                 conditional_shape=[3] if CONDITIONAL else None,
+                memory_saving_gradients=MEMORY_SAVING,
             )
             model = tfp_realnvp.RealNVPModel(flow, num_classes=3 if CONDITIONAL else None)
             perturb(model)  # away from the zero initialisation
@@ -81,7 +85,14 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module", params=["unconditional", "conditional"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        "unconditional",
+        "conditional",
+        pytest.param("memory_saving_blocks", marks=pytest.mark.slow),
+    ],
+)
 def comparison(request, tmp_path_factory):
     script = tmp_path_factory.mktemp("distribute") / "mirrored.py"
     script.write_text(SCRIPT)
