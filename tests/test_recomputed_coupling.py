@@ -32,10 +32,10 @@ def _variables(flow):
     return [w for layer in flow.keras_layers for w in layer.weights]
 
 
-def _pair(statistics="batch", use_batch_norm=True, num_scales=2, saving=True, **options):
-    """A plain flow and a memory-saving one (`saving`) with the same, non-trivial weights."""
+def _pair(statistics="batch", use_batch_norm=True, num_scales=2, memory_saving=True, **options):
+    """A plain flow and a `memory_saving` one with the same, non-trivial weights."""
     plain = _flow(False, statistics, use_batch_norm, num_scales, **options)
-    saving = _flow(saving, statistics, use_batch_norm, num_scales, **options)
+    saving = _flow(memory_saving, statistics, use_batch_norm, num_scales, **options)
     rng = np.random.default_rng(0)
     for a, b in zip(_variables(plain), _variables(saving), strict=True):
         assert a.path.split("/")[-1] == b.path.split("/")[-1]
@@ -86,7 +86,7 @@ def _assert_close(actual, expected, what, scale=None):
 
 
 @pytest.mark.parametrize(
-    "function, statistics, num_scales, saving",
+    "function, statistics, num_scales, memory_saving",
     [
         (False, "batch", 2, True),
         (False, "running_average", 2, True),
@@ -102,9 +102,9 @@ def _assert_close(actual, expected, what, scale=None):
         "blocks-tf_function-batch-one_scale",
     ],
 )
-def test_same_loss_gradients_and_moving_averages(function, statistics, num_scales, saving):
+def test_same_loss_gradients_and_moving_averages(function, statistics, num_scales, memory_saving):
     # (Graph mode is slow to trace: one scale there, 4 couplings, still every code path.)
-    plain, saving = _pair(statistics, num_scales=num_scales, saving=saving)
+    plain, saving = _pair(statistics, num_scales=num_scales, memory_saving=memory_saving)
     loss_p, grads_p, vars_p = _loss_and_gradients(plain, _images(), function)
     loss_s, grads_s, vars_s = _loss_and_gradients(saving, _images(), function)
     _assert_close(loss_s, loss_p, "loss")
