@@ -23,6 +23,7 @@ from tfp_realnvp.cli.arguments import (
     non_negative_int,
     positive_float,
     positive_int,
+    probability,
 )
 
 EXIT_USAGE = 2
@@ -58,6 +59,14 @@ def build_parser():
         "--flip",
         action=argparse.BooleanOptionalAction,
         help="random horizontal flips in training (default: the paper's recipe; off for files)",
+    )
+    train.add_argument(
+        "--perturb",
+        type=probability,
+        default=0.0,
+        metavar="MU",
+        help="replace each training pixel value with probability MU by uniform noise: a "
+        "background model for `score --background-logdir` (Ren et al.: 0.1-0.3; default: 0)",
     )
     train.add_argument("--logdir", help="log directory (default: runs/<dataset>)")
     train.add_argument("--epochs", type=positive_int, help="epochs in all (default: per dataset)")

@@ -56,6 +56,14 @@ def non_negative_float(text):
     return _float_above(text, 0.0, inclusive=True, what="a non-negative number")
 
 
+def probability(text):
+    """argparse type: a number in [0, 1]."""
+    value = _float_above(text, 0.0, inclusive=True, what="a number in [0, 1]")
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1]; got {text}")
+    return value
+
+
 def _float_above(text, minimum, inclusive, what):
     try:
         value = float(text)

@@ -93,6 +93,7 @@ def run(args):
             "learning_rate": args.learning_rate,
             "steps_per_epoch": args.steps_per_epoch,
             "epochs": epochs,
+            "perturb": args.perturb,
         },
     }
     _check_same_architecture(logdir, config)
@@ -101,7 +102,7 @@ def run(args):
     static = distribution.static_batches(strategy)
 
     def train_part(input_context=None, **kwargs):
-        return loading.load_batches(
+        batches = loading.load_batches(
             data,
             info.train_split,
             args.batch_size,
@@ -110,6 +111,7 @@ def run(args):
             with_labels=num_classes is not None,
             **kwargs,
         )
+        return batches.map(_perturbed(args.perturb)) if args.perturb else batches
 
     def held_out_part(input_context=None):
         return loading.held_out_batches(
@@ -183,6 +185,17 @@ def run(args):
     run_config.write_results(write_dir, results)
     print(_result_line(results))
     return 0
+
+
+def _perturbed(rate):
+    """The training batches' map of --perturb: `perturb_pixels` on the images of a batch."""
+    from tfp_realnvp.data import perturb_pixels
+
+    def perturb(images, *labels):
+        images = perturb_pixels(images, rate)
+        return (images, *labels) if labels else images
+
+    return perturb
 
 
 def _result_line(results):

@@ -17,12 +17,13 @@ image_size=64, num_bits=5)` reads a folder of images (see the "Your own data" do
 Files: `loader` (`load`), `sources` (what a source names), `registry` (`DatasetInfo` and the
 named datasets), readers `arrays` (.npy/.npz, idx, CIFAR-10 .bin, digits), `image_files`
 (PNG/JPEG folders) and `tfds_source` (tensorflow-datasets), `preprocessing` (crops, resizes,
-flips), `dequantize` and `errors`.
+flips), `dequantize`, `perturb` (background-model noise) and `errors`.
 """
 
 from tfp_realnvp.data.dequantize import dequantize, reduce_bits
 from tfp_realnvp.data.errors import DatasetNotAvailableError
 from tfp_realnvp.data.loader import load
+from tfp_realnvp.data.perturb import perturb_pixels
 from tfp_realnvp.data.registry import DatasetInfo, dataset_names
 from tfp_realnvp.data.sources import dataset_info, image_shape, num_bins
 
@@ -35,5 +36,6 @@ __all__ = [
     "image_shape",
     "load",
     "num_bins",
+    "perturb_pixels",
     "reduce_bits",
 ]
