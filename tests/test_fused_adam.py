@@ -64,32 +64,12 @@ def test_the_update_is_a_few_ops_per_variable():
     kinds = [op.type for op in graph.get_operations()]
     assert kinds.count("ResourceApplyAdam") == len(variables)
     assert kinds.count("Pow") == 2  # beta_1^t and beta_2^t, once for all variables
-    # 3 ops per variable besides its inputs: its part of the norm, the clipping (0 for a
-    # non-finite step), the kernel. Keras's Adam has about 30.
-    assert len(kinds) - kinds.count("Placeholder") < 4 * len(variables)
+    # 3 ops per variable besides its inputs and the (cross-replica sum's) identity: its part of
+    # the norm, the clipping, the kernel. Keras's Adam has about 30.
+    assert len(kinds) - kinds.count("Placeholder") - kinds.count("Identity") < 4 * len(variables)
 
 
-def test_a_non_finite_gradient_changes_nothing():
-    variables = [keras.Variable(tf.ones([2, 3])), keras.Variable(tf.zeros([2]))]
-    optimizer = default_optimizer(0.05)
-    assert optimizer.skips_non_finite_steps
-    optimizer.build(variables)
-    apply = tf.function(lambda gradients: optimizer.apply(gradients, variables))
-    apply([tf.ones([2, 3]), tf.ones([2])])  # a first step: m and v not zero
-    before = [v.numpy() for v in [*variables, *optimizer.variables]]
-    for bad in (np.nan, np.inf):
-        apply([tf.ones([2, 3]), tf.constant([1.0, bad])])
-        after = [v.numpy() for v in [*variables, *optimizer.variables]]
-        for old, new in zip(before, after, strict=True):  # weights, iterations, m and v
-            np.testing.assert_array_equal(old, new)
-    apply([tf.ones([2, 3]), tf.ones([2])])
-    assert int(optimizer.iterations) == 2  # the finite step after them is applied and counted
-    assert not np.array_equal(variables[1].numpy(), before[1])
-
-
-def test_keras_runs_the_step_where_skipping_does_not_apply():
-    assert not FusedAdam(weight_decay=0.01).skips_non_finite_steps
-    assert not FusedAdam(amsgrad=True).skips_non_finite_steps
+def test_weight_decay_is_keras_around_the_fused_update():
     fused, _ = _steps(FusedAdam(learning_rate=0.05, weight_decay=0.1))
     plain, _ = _steps(keras.optimizers.Adam(learning_rate=0.05, weight_decay=0.1))
     for a, b in zip(fused, plain, strict=True):

@@ -11,7 +11,7 @@ from tfp_realnvp.bijectors.flow_bijector import (
     image_event_shape,
 )
 from tfp_realnvp.bijectors.global_moments import global_channel_moments
-from tfp_realnvp.networks.held_back_updates import move_statistic
+from tfp_realnvp.networks.moving_statistic import move_statistic
 
 _STATISTICS = ("batch", "running_average")
 
@@ -190,10 +190,7 @@ class MovingMoments(keras.layers.Layer):
         self.built = True
 
     def update(self, batch_mean, batch_variance, momentum):
-        """Moves both statistics towards this batch's; returns the updated (mean, variance).
-
-        Inside a training step's `HeldBackUpdates` the new values are held, not yet assigned.
-        """
+        """Moves both statistics towards this batch's; returns the updated (mean, variance)."""
         return (
             move_statistic(self.moving_mean, batch_mean, momentum),
             move_statistic(self.moving_variance, batch_variance, momentum),

@@ -3,12 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfp_realnvp.networks.held_back_updates import (
-    held_statistics_scope,
-    holding_back,
-    move_statistic,
-    update_statistic,
-)
+from tfp_realnvp.networks.moving_statistic import move_statistic
 
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
@@ -79,7 +74,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
         if not self._fusable(inputs, mask):
-            return self._keras_call(inputs, training, mask)
+            return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         gamma, beta = self._gamma_beta(channels)
         if self.uses_moving_statistics(training):
@@ -102,17 +97,6 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         # One read of each statistic (Keras's `assign_sub` would read it again).
         for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
             move_statistic(moving, batch, self.momentum)
-        return outputs
-
-    def _keras_call(self, inputs, training, mask):
-        """Keras's own path; its statistics' updates held back too when a training step does."""
-        if not holding_back() or self.uses_moving_statistics(training):
-            return super().call(inputs, training=training, mask=mask)
-        statistics = (self.moving_mean, self.moving_variance)
-        with held_statistics_scope(statistics) as scope:
-            outputs = super().call(inputs, training=training, mask=mask)
-        for moving in statistics:
-            update_statistic(moving, scope.get_current_value(moving))
         return outputs
 
 

@@ -3,5 +3,12 @@
 from tfp_realnvp.training.classification import classification_accuracy
 from tfp_realnvp.training.fused_adam import FusedAdam
 from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+from tfp_realnvp.training.skip_non_finite_steps import SkipNonFiniteSteps
 
-__all__ = ["FusedAdam", "RealNVPModel", "classification_accuracy", "default_optimizer"]
+__all__ = [
+    "FusedAdam",
+    "RealNVPModel",
+    "SkipNonFiniteSteps",
+    "classification_accuracy",
+    "default_optimizer",
+]

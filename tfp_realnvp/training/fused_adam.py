@@ -22,73 +22,68 @@ class FusedAdam(keras.optimizers.Adam):
     size: tracing it and Grappler's first optimisation, the cost of the first step, shrink
     with it.
 
-    A step whose gradients are not all finite changes nothing (`skips_non_finite_steps`): it
-    runs the same kernels with lr = 0, beta_1 = beta_2 = 1 and a zero gradient, the identity
-    on w, m and v, and `iterations` does not count it. So a training step needs no `tf.cond`
-    around the optimizer, whose branches would take every gradient and variable as inputs.
+    The same code runs with and without a `tf.distribute` strategy: as in Keras, the gradients
+    are summed across replicas and each replica's copy of a variable gets the same update.
+    Keras's own update runs for what the kernel does not cover: `amsgrad`, sparse gradients,
+    variables that are not float. Weight decay, an EMA of the weights and gradient
+    accumulation are Keras's, around these updates.
 
-    Keras's own update runs instead where the fused kernel does not apply: under a
-    `tf.distribute` strategy (the kernel needs the local variable's handle), with `amsgrad`,
-    for sparse gradients or for variables that are not float. With weight decay, an
-    exponential moving average of the weights or gradient accumulation, Keras runs the step
-    and each variable's update is still one kernel, but non-finite steps are not skipped.
+    It does not skip non-finite steps itself: `RealNVPModel` wraps it in `SkipNonFiniteSteps`.
     """
 
-    @property
-    def skips_non_finite_steps(self):
-        """Whether `apply` leaves the weights, `m`, `v` and `iterations` as they were when a
-        gradient is NaN or infinite: without a `tf.distribute` strategy, `amsgrad`, weight
-        decay, an EMA of the weights or gradient accumulation."""
-        return (
-            self._fusable()
-            and self.weight_decay is None
-            and not self.use_ema
-            and not self.gradient_accumulation_steps
+    def _clip_gradients(self, grads):
+        if not self.global_clipnorm:
+            return super()._clip_gradients(grads)
+        # One L2Loss per gradient (Keras's clip_by_global_norm squares and sums each one).
+        norm = tf.linalg.global_norm([g for g in grads if g is not None])
+        clip = tf.cast(self.global_clipnorm, norm.dtype)
+        scale = clip / tf.maximum(norm, clip)
+        return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if self.amsgrad:
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        variables = [_tf_variable(v) for v in trainable_variables]
+        # The step's scalars, once per dtype in this replica's context, handed to each update.
+        dtypes = {v.dtype for v in variables if v.dtype.is_floating}
+        scalars = {dtype.name: self._step_scalars(dtype, learning_rate) for dtype in dtypes}
+        grads_and_vars = self._all_reduce_sum_gradients(list(zip(grads, variables, strict=True)))
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            self._fused_update_step,
+            self._distribution_strategy,
+            grads_and_vars,
+            learning_rate,
+            scalars,
         )
 
-    def _fusable(self):
-        return not self.amsgrad and not tf.distribute.has_strategy()
+    def _fused_update_step(self, strategy, grads_and_vars, learning_rate, scalars):
+        for gradient, variable in grads_and_vars:
+            if gradient is None:
+                continue
+            strategy.extended.update(
+                variable, self._update_one, args=(gradient, learning_rate, scalars), group=False
+            )
 
-    def _backend_apply_gradients(self, grads, trainable_variables):
-        variables = [_tf_variable(v) for v in trainable_variables]
-        if not (self.skips_non_finite_steps and _dense_and_of_one_float_dtype(grads, variables)):
-            return super()._backend_apply_gradients(grads, trainable_variables)
-        norm = tf.linalg.global_norm(grads)  # one L2Loss per gradient
-        finite = tf.math.is_finite(norm)
-        scale = tf.ones([], norm.dtype)
-        if self.global_clipnorm:
-            clip = tf.cast(self.global_clipnorm, norm.dtype)
-            scale = clip / tf.maximum(norm, clip)
-        elif self.clipnorm or self.clipvalue:  # Keras's clipping, per gradient
-            grads = self._clip_gradients(grads)
-        # A skipped step's gradients are 0: multiply_no_nan gives 0 * NaN = 0, as a product
-        # would not.
-        scale = tf.where(finite, scale, tf.zeros_like(scale))
-        scalars = self._step_scalars(variables[0].dtype, self.learning_rate, finite)
-        for gradient, variable in zip(grads, variables, strict=True):
-            self._apply_fused(tf.math.multiply_no_nan(gradient, scale), variable, scalars)
-        # `apply` counts the step once this returns: count a skipped one back out first.
-        self._iterations.assign_sub(tf.cast(tf.logical_not(finite), self._iterations.dtype))
+    def _update_one(self, variable, gradient, learning_rate, scalars):
+        """One variable's update, on one replica's copy of it (inside `extended.update`)."""
+        if isinstance(gradient, tf.IndexedSlices) or not variable.dtype.is_floating:
+            return self.update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        step_scalars = scalars[variable.dtype.name]
+        return tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle,
+            m=_tf_variable(m).handle,
+            v=_tf_variable(v).handle,
+            grad=tf.cast(gradient, step_scalars["lr"].dtype),
+            **step_scalars,
+        )
 
-    def update_step(self, gradient, variable, learning_rate):
-        if (
-            not self._fusable()
-            or isinstance(gradient, tf.IndexedSlices)
-            or not variable.dtype.is_floating
-        ):
-            return super().update_step(gradient, variable, learning_rate)
-        self._apply_fused(gradient, variable, self._step_scalars(variable.dtype, learning_rate))
-
-    def _step_scalars(self, dtype, learning_rate, finite=None):
-        """The arguments of `ResourceApplyAdam` that depend on the step, not on the variable.
-
-        Where the boolean tensor `finite` is False: lr = 0 and beta_1 = beta_2 = 1, so that
-        with a zero gradient m, v and w stay exactly as they are (the bias corrections keep the
-        real betas: their 1 - beta^t must not be 0). Without `finite`, the step applies.
-        """
+    def _step_scalars(self, dtype, learning_rate):
+        """The arguments of `ResourceApplyAdam` that depend on the step, not on the variable."""
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        scalars = dict(
+        return dict(
             beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step),
             lr=tf.cast(learning_rate, dtype),
@@ -96,33 +91,8 @@ class FusedAdam(keras.optimizers.Adam):
             beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype),
         )
-        if finite is not None:
-            zero, one = tf.zeros([], dtype), tf.ones([], dtype)
-            for name, skipped in (("lr", zero), ("beta1", one), ("beta2", one)):
-                scalars[name] = tf.where(finite, scalars[name], skipped)
-        return scalars
-
-    def _apply_fused(self, gradient, variable, scalars):
-        index = self._get_variable_index(variable)
-        m, v = self._momentums[index], self._velocities[index]
-        tf.raw_ops.ResourceApplyAdam(
-            var=_tf_variable(variable).handle,
-            m=_tf_variable(m).handle,
-            v=_tf_variable(v).handle,
-            grad=tf.cast(gradient, scalars["lr"].dtype),
-            **scalars,
-        )
 
 
 def _tf_variable(variable):
     """The `tf.Variable` of a Keras or TensorFlow variable."""
     return variable.value if isinstance(variable, keras.Variable) else variable
-
-
-def _dense_and_of_one_float_dtype(grads, variables):
-    dtypes = {tf.as_dtype(x.dtype) for x in [*grads, *variables]}
-    return (
-        not any(isinstance(g, tf.IndexedSlices) for g in grads)
-        and len(dtypes) == 1
-        and dtypes.pop().is_floating
-    )

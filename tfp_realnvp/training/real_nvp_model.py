@@ -1,6 +1,5 @@
 """The Keras 3 model around a multi-scale Real NVP flow: fit, evaluate, save, export."""
 
-import contextlib
 import warnings
 
 import keras
@@ -9,10 +8,10 @@ import tensorflow_probability as tfp
 
 from tfp_realnvp.bits_per_dim import bits_per_dim
 from tfp_realnvp.networks.context_projection import describe_value
-from tfp_realnvp.networks.held_back_updates import HeldBackUpdates
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
 from tfp_realnvp.training.fused_adam import FusedAdam
 from tfp_realnvp.training.graph_optimization import with_one_round_graph_optimization
+from tfp_realnvp.training.skip_non_finite_steps import skipping_non_finite_steps
 
 tfd = tfp.distributions
 
@@ -61,10 +60,11 @@ class RealNVPModel(keras.Model):
     do; `fit`, `evaluate`, `log_prob` and `bits_per_dim` raise `tf.errors.InvalidArgumentError`
     when a batch holds NaN, infinite or out-of-range values (outside the logit
     preprocessing's domain, [0, 1] widened by alpha / (1 - 2 alpha), where samples lie)
-    instead of returning NaN. A training step whose loss or gradient is not finite is skipped
-    (without a `tf.distribute` strategy; see `train_step` for one):
-    weights, optimizer state and batch-norm statistics stay as they were, the `skipped_steps`
-    log counts such steps in each epoch and `fit` ends with a warning saying how many.
+    instead of returning NaN; the step of a refused batch changes nothing. A training step whose
+    loss or gradient is not finite is skipped, with or without a `tf.distribute` strategy
+    (`compile` wraps the optimizer in `SkipNonFiniteSteps`): weights, optimizer state and
+    iterations, and batch-norm statistics stay as they were, the `skipped_steps` log counts
+    such steps in each epoch and `fit` ends with a warning saying how many.
 
     Conditional models, p(x | y): with `num_classes` K the flow must be conditioned on one-hot
     labels (`RealNVPMultiScale(..., conditional_shape=[K])`); batches are `(images, labels)`
@@ -162,7 +162,7 @@ class RealNVPModel(keras.Model):
         x = self._images(x)
         low, high = self._domain
         inside = tf.reduce_all(tf.logical_and(x > low, x < high))  # False for NaN
-        tf.debugging.Assert(
+        check = tf.debugging.Assert(
             inside,
             [
                 "`x` must hold finite pixel values in [0, 1] (dequantised: x = (pixels + u) / "
@@ -175,7 +175,9 @@ class RealNVPModel(keras.Model):
             ],
             name="check_images",
         )
-        return x
+        # Everything computed from x waits for the check: a refused batch changes nothing.
+        with tf.control_dependencies([check]):
+            return tf.identity(x)
 
     def call(self, inputs, training=False):
         """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B].
@@ -347,6 +349,8 @@ class RealNVPModel(keras.Model):
 
         Args:
           optimizer: a Keras optimizer or its name; None: Adam 1e-3 with global_clipnorm=100.
+            It is wrapped in `SkipNonFiniteSteps` (`model.optimizer`), so that a step whose
+            loss or gradients are not finite changes nothing, on every device.
           loss, metrics: must be None (the loss and the `bits_per_dim` metric are built in).
           **kwargs: as `keras.Model.compile` (`jit_compile`, `steps_per_execution`, ...).
         """
@@ -360,7 +364,8 @@ class RealNVPModel(keras.Model):
                 f"RealNVPModel reports `bits_per_dim` itself; do not pass `metrics`; "
                 f"got metrics={metrics!r}."
             )
-        super().compile(optimizer=optimizer or default_optimizer(), **kwargs)
+        optimizer = keras.optimizers.get(optimizer or default_optimizer())
+        super().compile(optimizer=skipping_non_finite_steps(optimizer), **kwargs)
         # Create the optimizer's slots now, eagerly (in the strategy's scope): built lazily
         # inside the first traced train step, they cost a second trace of the whole step.
         with self.distribute_strategy.scope():
@@ -398,34 +403,28 @@ class RealNVPModel(keras.Model):
 
     @_traced_as_written
     def train_step(self, data):
-        """One step of maximum likelihood, applied only if its loss and gradient are finite.
+        """One step of maximum likelihood: tape, gradients, apply, metrics.
 
-        A non-finite step changes nothing: the batch-norm statistics keep their values (the
-        forward pass's updates are held back, `HeldBackUpdates`, and assigned only with an
-        applied step), the optimizer does not run, the loss and bits/dim metrics do not see it, and
-        `skipped_steps` counts it. Under a `tf.distribute` strategy (one replica or more) every
-        step is applied, its loss logged as it is: the optimizer's cross-replica update cannot
-        sit in a `tf.cond` there; `StopOnNonFiniteLoss` stops such a run.
+        The optimizer (wrapped in `SkipNonFiniteSteps` by `compile`) applies the step only if
+        the loss and every gradient are finite on every replica. A skipped step changes
+        nothing: the batch-norm statistics that its forward pass moved are put back, the loss
+        and bits/dim metrics do not see it, and `skipped_steps` counts it. The same code runs
+        with and without a `tf.distribute` strategy.
         """
         x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
-        distributed = tf.distribute.has_strategy()  # even with one replica
-        # The batch-norm statistics' updates are held back until the step is known to be applied.
-        held_back = None if distributed else HeldBackUpdates(self.non_trainable_variables)
+        statistics = [(v, tf.identity(v)) for v in self.non_trainable_variables]
         with tf.GradientTape() as tape:
-            with held_back or contextlib.nullcontext():
-                log_prob = self(x, training=True)
+            log_prob = self(x, training=True)
             loss = self.compute_loss(y_pred=log_prob)
             scaled_loss = self.optimizer.scale_loss(loss)
         variables = self.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        if distributed:  # apply() calls merge_call, which cannot sit in a tf.cond
-            self.optimizer.apply(gradients, variables)
-            applied = tf.constant(True)
-        else:
-            applied = self._apply_if_finite(loss, gradients, variables)
-        if held_back is not None:
-            held_back.apply(applied)
-        # Metrics weighted by `applied`: a skipped step adds 0 to their totals and counts.
+        applied = self.optimizer.apply(tape.gradient(scaled_loss, variables), variables)
+        for variable, before in statistics:  # a skipped step's statistics are put back
+            variable.assign(tf.where(applied, variable, before))
+        return self._step_metrics(loss, log_prob, applied)
+
+    def _step_metrics(self, loss, log_prob, applied):
+        """Updates the loss, bits/dim and skipped-steps metrics; a skipped step weighs 0."""
         weight = tf.cast(applied, loss.dtype)
         for metric in self.metrics:
             if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
@@ -437,37 +436,9 @@ class RealNVPModel(keras.Model):
         self.bits_per_dim_tracker.update_state(
             tf.where(applied, bits, tf.zeros_like(bits)), tf.broadcast_to(weight, tf.shape(bits))
         )
-        self.skipped_steps_tracker.update_state(1.0 - weight)
+        # A Sum over replicas: each replica counts its share of the (agreed) skipped step.
+        self.skipped_steps_tracker.update_state((1.0 - weight) / _num_replicas(loss.dtype))
         return _reducible_across_workers(self.get_metrics_result())
-
-    def _apply_if_finite(self, loss, gradients, variables):
-        """Runs the optimizer's step if the loss and every gradient are finite; whether it did.
-
-        `FusedAdam` (the default) skips a non-finite step itself, without a `tf.cond` (whose
-        branches would take every gradient and variable as inputs: a third of the training
-        graph); other optimizers run in one.
-        """
-        if getattr(self.optimizer, "skips_non_finite_steps", False):
-            # loss - loss is 0, or NaN where the loss is not: then one gradient is NaN too, and
-            # the optimizer's own check covers the loss.
-            index = next(i for i, g in enumerate(gradients) if g is not None)
-            gradients = list(gradients)
-            gradients[index] = gradients[index] + tf.cast(loss - loss, gradients[index].dtype)
-            counted = tf.identity(self.optimizer.iterations)
-            self.optimizer.apply(gradients, variables)
-            return self.optimizer.iterations > counted  # a skipped step is not counted
-
-        def apply():
-            self.optimizer.apply(gradients, variables)
-            return tf.constant(True)
-
-        def skip():
-            return tf.constant(False)
-
-        finite = tf.logical_and(
-            tf.math.is_finite(loss), tf.math.is_finite(tf.linalg.global_norm(gradients))
-        )
-        return tf.cond(finite, apply, skip)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; warns when training steps were skipped (non-finite loss)."""
