@@ -30,3 +30,19 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(tfds_source.socket, "create_connection", no_network)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare)
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """`cli_error(argv)` runs `tfp-realnvp ARGV`, expects exit status 2 and one stderr line (no
+    usage block, no traceback) and returns that line."""
+    from tfp_realnvp.cli import main
+
+    def error_line(argv):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    return error_line

@@ -36,9 +36,12 @@ _BIJECTORS = (
     "channel_mask",
     "checkerboard_mask",
 )
+# The anomaly detector's entry points (the rest: `tfp_realnvp.anomaly`).
+_ANOMALY = ("TypicalityTest", "score_batches", "score_images", "summarize")
 # Public name -> the module that defines it.
 _MODULES = {
     **dict.fromkeys(_BIJECTORS, "tfp_realnvp.bijectors"),
+    **dict.fromkeys(_ANOMALY, "tfp_realnvp.anomaly"),
     "RealNVPModel": "tfp_realnvp.training",
     "RealNVPMultiScale": "tfp_realnvp.real_nvp_multiscale",
     "ContextProjection": "tfp_realnvp.networks",

@@ -5,6 +5,7 @@
     tfp-realnvp train --dataset my_photos/ --image-size 64 --num-bits 5 --flip
     tfp-realnvp evaluate --logdir runs/digits           # held-out bits/dim
     tfp-realnvp sample --logdir runs/digits --num 64 --temperature 0.7 --out samples.png
+    tfp-realnvp score --logdir runs/cifar10 --dataset other.npz   # out-of-distribution scores
     tfp-realnvp train --conditional --logdir runs/digits_by_class   # p(x | label)
     tfp-realnvp sample --logdir runs/digits_by_class --label 3 --out threes.png
 
@@ -38,7 +39,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser():
-    """The argument parser of `tfp-realnvp` and its three subcommands."""
+    """The argument parser of `tfp-realnvp` and its subcommands."""
     parser = _ArgumentParser(
         prog="tfp-realnvp",
         description="Multi-scale Real NVP (Dinh et al., ICLR 2017) with TensorFlow Probability "
@@ -169,6 +170,49 @@ def build_parser():
     evaluate.add_argument("--split", help="default: the dataset's held-out split")
     evaluate.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
     evaluate.set_defaults(run=_run("evaluate"), command_parser=evaluate)
+
+    score = commands.add_parser(
+        "score",
+        help="out-of-distribution scores of each image, and each method's AUROC",
+        description="Score each image of --dataset as out of distribution (bits/dim, higher = "
+        "more anomalous), write one CSV row per image, and print each method's AUROC, AUPR and "
+        "false-positive rate at 95% true positives against the run's held-out split "
+        "(or --against). Input complexity corrects bits/dim by the PNG length of the image; "
+        "the likelihood ratio by a background model (train --perturb); the typicality test "
+        "judges batches.",
+    )
+    _add_model_arguments(score)
+    add_data_arguments(score)  # --dataset is required; its options default to the run's
+    score.add_argument("--split", help="of --dataset (default: its held-out split)")
+    score.add_argument(
+        "--against",
+        metavar="SOURCE",
+        help="in-distribution data, its held-out split (default: the run's own held-out split)",
+    )
+    score.add_argument(
+        "--method",
+        nargs="+",
+        choices=("bits_per_dim", "input_complexity", "likelihood_ratio", "typicality"),
+        metavar="METHOD",
+        help="bits_per_dim, input_complexity, likelihood_ratio, typicality (default: all; "
+        "likelihood_ratio with --background-logdir)",
+    )
+    score.add_argument(
+        "--background-logdir", metavar="RUN", help="a run trained with --perturb (the background)"
+    )
+    score.add_argument(
+        "--typicality-batch",
+        type=positive_int,
+        default=16,
+        metavar="M",
+        help="images per batch of the typicality test (default: 16)",
+    )
+    score.add_argument(
+        "--max-images", type=positive_int, metavar="N", help="per data source (default: all)"
+    )
+    score.add_argument("--out", help="CSV file (default: <logdir>/scores.csv)")
+    score.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
+    score.set_defaults(run=_run("score"), command_parser=score)
 
     sample = commands.add_parser(
         "sample",

@@ -15,16 +15,7 @@ def run(args):
         )
     info = loading.dataset_info(data)
     model = loading.load_model(path)
-    if tuple(model.event_shape) != tuple(info.image_shape):
-        raise UsageError(
-            f"argument --dataset: {data['source']!r} has images {list(info.image_shape)} but the "
-            f"model was trained on {list(model.event_shape)} (--image-size resizes them)"
-        )
-    if model.num_bins != info.num_bins:
-        raise UsageError(
-            f"argument --num-bits: {data['source']!r} has {info.num_bins} levels but the model "
-            f"was trained on {model.num_bins}"
-        )
+    loading.check_images_fit(model, info, data["source"])
     class_conditional = model.num_classes is not None
     if model.is_conditional and not class_conditional:
         raise UsageError(f"{path!r} is conditioned on a context the command line cannot supply")

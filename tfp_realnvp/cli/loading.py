@@ -119,21 +119,39 @@ def _in_cli_words(dataset, function, *args, **kwargs):
 def model_source(args):
     """(path of the .keras model, the run's config or None) from --logdir or --model."""
     if args.logdir is not None:
-        if not os.path.isdir(args.logdir):
-            raise UsageError(f"argument --logdir: {args.logdir!r} is not a directory")
-        config = run_config.read_config(args.logdir)
-        path = os.path.join(args.logdir, run_config.MODEL_FILE)
-        if not os.path.exists(path):
-            raise UsageError(
-                f"argument --logdir: {args.logdir!r} holds no {run_config.MODEL_FILE}; "
-                "train first (tfp-realnvp train --logdir ...)"
-            )
-        return path, config
+        return run_model_source(args.logdir)
     if not os.path.isfile(args.model):
         raise UsageError(f"argument --model: no such file {args.model!r}")
     if not args.model.endswith(".keras"):
         raise UsageError(f"argument --model: expected a .keras file; got {args.model!r}")
     return args.model, run_config.read_config(os.path.dirname(os.path.abspath(args.model)))
+
+
+def run_model_source(logdir, flag="--logdir"):
+    """(path of the run's .keras model, its config or None); UsageError naming `flag`."""
+    if not os.path.isdir(logdir):
+        raise UsageError(f"argument {flag}: {logdir!r} is not a directory")
+    path = os.path.join(logdir, run_config.MODEL_FILE)
+    if not os.path.exists(path):
+        raise UsageError(
+            f"argument {flag}: {logdir!r} holds no {run_config.MODEL_FILE}; "
+            "train first (tfp-realnvp train --logdir ...)"
+        )
+    return path, run_config.read_config(logdir)
+
+
+def check_images_fit(model, info, source):
+    """UsageError unless `source`'s images (`info`) have the model's shape and levels."""
+    if tuple(model.event_shape) != tuple(info.image_shape):
+        raise UsageError(
+            f"argument --dataset: {source!r} has images {list(info.image_shape)} but the "
+            f"model was trained on {list(model.event_shape)} (--image-size resizes them)"
+        )
+    if model.num_bins != info.num_bins:
+        raise UsageError(
+            f"argument --num-bits: {source!r} has {info.num_bins} levels but the model "
+            f"was trained on {model.num_bins}"
+        )
 
 
 def load_model(path):
