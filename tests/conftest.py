@@ -46,3 +46,21 @@ def cli_error(capsys):
         return line
 
     return error_line
+
+
+@pytest.fixture(scope="session")
+def digests():
+    """`digests(directory)`: {relative path: sha256} of every file under it."""
+    import hashlib
+
+    def of(directory):
+        found = {}
+        for root, _, names in os.walk(directory):
+            for name in names:
+                path = os.path.join(root, name)
+                with open(path, "rb") as file:
+                    digest = hashlib.sha256(file.read()).hexdigest()
+                found[os.path.relpath(path, directory)] = digest
+        return found
+
+    return of

@@ -1,7 +1,6 @@
 """`tfp-realnvp train / evaluate / sample` in subprocesses, and resuming after SIGKILL."""
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -61,17 +60,6 @@ def held_out_bits_per_dim(stdout, prefix):
     return float(match.group(1))
 
 
-def files_and_digests(logdir):
-    """{relative path: sha256} of every file under `logdir`."""
-    found = {}
-    for root, _, names in os.walk(logdir):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as file:
-                found[os.path.relpath(path, logdir)] = hashlib.sha256(file.read()).hexdigest()
-    return found
-
-
 def test_train_writes_the_run(trained_run):
     logdir, stdout = trained_run
     assert "Training Real NVP (num_scales=1, num_res_blocks=0, num_filters=4) on digits" in stdout
@@ -105,13 +93,13 @@ def test_train_writes_the_run(trained_run):
     assert scalar_steps(sample_events, "samples") == [0, 1]
 
 
-def test_rerunning_a_finished_run_changes_nothing_and_prints_its_result(trained_run):
+def test_rerunning_a_finished_run_changes_nothing_and_prints_its_result(trained_run, digests):
     logdir, first_stdout = trained_run
-    before = files_and_digests(logdir)
+    before = digests(logdir)
     stdout = run(
         "train", "--logdir", logdir, "--epochs", "2", "--steps-per-epoch", "3", *TINY, *FREQUENT
     )
-    assert files_and_digests(logdir) == before  # no new events file, nothing rewritten
+    assert digests(logdir) == before  # no new events file, nothing rewritten
     assert stdout.splitlines() == [
         f"{logdir} already holds a finished run of 2 epochs; nothing to do.",
         first_stdout.strip().splitlines()[-1],

@@ -62,3 +62,9 @@ def __getattr__(name):
 
 def __dir__():
     return sorted([*globals(), *__all__])
+
+
+# Saved models load with `keras.saving.load_model` after `import tfp_realnvp` alone.
+from tfp_realnvp import keras_registration  # noqa: E402
+
+keras_registration.register_with_keras()

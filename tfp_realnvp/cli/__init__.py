@@ -258,11 +258,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # Quieter TensorFlow start-up; set before TensorFlow is imported.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tfp_realnvp.checked_files import DamagedFileError
     from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
     try:
         return args.run(args)
-    except UsageError as error:
+    except (UsageError, DamagedFileError) as error:  # a damaged file: one line too, never a trace
         args.command_parser.error(str(error))  # exits with status 2
     except TrainingFailed as error:
         print(f"{args.command_parser.prog}: error: {error}", file=sys.stderr)

@@ -116,18 +116,35 @@ def _in_cli_words(dataset, function, *args, **kwargs):
         raise UsageError(argument_names(message, FLAGS)) from None
 
 
-def model_source(args):
-    """(path of the .keras model, the run's config or None) from --logdir or --model."""
+def model_source(args, with_config=True):
+    """(path of the .keras model, the run's config or None) from --logdir or --model.
+
+    `with_config=False`: the config is not read (None).
+    """
     if args.logdir is not None:
-        return run_model_source(args.logdir)
+        return run_model_source(args.logdir, with_config=with_config)
     if not os.path.isfile(args.model):
         raise UsageError(f"argument --model: no such file {args.model!r}")
     if not args.model.endswith(".keras"):
         raise UsageError(f"argument --model: expected a .keras file; got {args.model!r}")
-    return args.model, run_config.read_config(os.path.dirname(os.path.abspath(args.model)))
+    directory = os.path.dirname(os.path.abspath(args.model))
+    return args.model, config_beside(directory) if with_config else None
 
 
-def run_model_source(logdir, flag="--logdir"):
+def config_beside(directory):
+    """The config.json of the run in `directory`, or None; UsageError if it is damaged."""
+    from tfp_realnvp.checked_files import DamagedFileError
+
+    try:
+        return run_config.read_config(directory)
+    except DamagedFileError as error:
+        raise UsageError(
+            f"{error}; it holds the run's data flags: move it away and give them yourself "
+            "(--dataset, and --image-size or --num-bits where the run had them)"
+        ) from None
+
+
+def run_model_source(logdir, flag="--logdir", with_config=True):
     """(path of the run's .keras model, its config or None); UsageError naming `flag`."""
     if not os.path.isdir(logdir):
         raise UsageError(f"argument {flag}: {logdir!r} is not a directory")
@@ -137,7 +154,7 @@ def run_model_source(logdir, flag="--logdir"):
             f"argument {flag}: {logdir!r} holds no {run_config.MODEL_FILE}; "
             "train first (tfp-realnvp train --logdir ...)"
         )
-    return path, run_config.read_config(logdir)
+    return path, config_beside(logdir) if with_config else None
 
 
 def check_images_fit(model, info, source):
@@ -156,6 +173,15 @@ def check_images_fit(model, info, source):
 
 def load_model(path):
     """A `RealNVPModel` saved with `model.save`; UsageError if the file is not one."""
+    from tfp_realnvp.checked_files import DamagedFileError, check_keras_file
+
+    try:
+        check_keras_file(path)
+    except DamagedFileError as error:
+        raise UsageError(
+            f"cannot load {path!r}: it is damaged: {error.problem}; the same `tfp-realnvp train` "
+            "command run again rebuilds a log dir's model.keras from its backup"
+        ) from None
     import keras
 
     from tfp_realnvp.training import RealNVPModel

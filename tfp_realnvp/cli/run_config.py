@@ -7,8 +7,9 @@ refuses a log dir whose `flow` or `dataset` differ from what its flags ask for. 
 (batch size, learning rate, ...) is informative: later runs may change it.
 """
 
-import json
 import os
+
+from tfp_realnvp.checked_files import read_json, write_json
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -22,40 +23,31 @@ def config_path(logdir):
 
 
 def read_config(logdir):
-    """The config of the run in `logdir`, or None if it has none."""
-    return _read_json(config_path(logdir))
+    """The config of the run in `logdir`, or None if it has none; `DamagedFileError` if it is
+    not a config."""
+    return read_json(config_path(logdir), fields={"dataset": str, "flow": dict})
 
 
 def write_config(logdir, config):
     """Writes `config` to `logdir/config.json` (atomically)."""
-    _write_json(config_path(logdir), config)
+    write_json(config_path(logdir), config)
+
+
+def results_path(logdir):
+    return os.path.join(logdir, RESULTS_FILE)
 
 
 def read_results(logdir):
-    """The final result of the run in `logdir` ({"dataset", "split", "epochs",
-    "bits_per_dim"}), or None while it has none."""
-    return _read_json(os.path.join(logdir, RESULTS_FILE))
+    """The final result of the run in `logdir` ({"dataset", "split", "epochs", "bits_per_dim",
+    "conditional", "model_sha256"}), or None while it has none; `DamagedFileError` if it is not
+    a result."""
+    fields = {"dataset": str, "split": str, "epochs": int, "bits_per_dim": (int, float)}
+    return read_json(results_path(logdir), fields=fields)
 
 
 def write_results(logdir, results):
     """Writes `results` to `logdir/results.json` (atomically)."""
-    _write_json(os.path.join(logdir, RESULTS_FILE), results)
-
-
-def _read_json(path):
-    if not os.path.exists(path):
-        return None
-    with open(path) as file:
-        return json.load(file)
-
-
-def _write_json(path, data):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    partial = path + ".partial"
-    with open(partial, "w") as file:
-        json.dump(data, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(partial, path)
+    write_json(results_path(logdir), results)
 
 
 def architecture_mismatch(saved, wanted):

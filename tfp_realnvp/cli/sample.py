@@ -11,7 +11,7 @@ def run(args):
 
     A class-conditional model samples class --label, or without it one row per class.
     """
-    path, _ = loading.model_source(args)
+    path, _ = loading.model_source(args, with_config=False)
     if args.out is None:
         if args.logdir is None:
             raise UsageError("argument --out: required with --model")

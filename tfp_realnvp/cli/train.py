@@ -13,11 +13,12 @@ Writes into the log dir:
 Under --strategy multi_worker only the chief writes there (see `tfp_realnvp.cli.strategy`).
 """
 
+import contextlib
 import importlib.util
 import os
 import sys
 
-from tfp_realnvp.cli import arguments, loading, run_config
+from tfp_realnvp.cli import arguments, loading, lock, log_directory, run_config
 from tfp_realnvp.cli import strategy as distribution
 from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
@@ -26,7 +27,18 @@ DEFAULT_VALIDATION_STEPS = 20
 
 
 def run(args):
-    """Trains as `args` say; returns the exit status (0)."""
+    """Trains as `args` say; returns the exit status (0).
+
+    The log dir is locked from before its first file is read to the end (`lock.hold`): a second
+    `train` there is refused. Its files are checked, and what can be recovered of a damaged run
+    is (`log_directory.prepare`).
+    """
+    with contextlib.ExitStack() as held:
+        return _train(args, held)
+
+
+def _train(args, held):
+    """`run`'s work; `held` (an ExitStack) holds the log dir's lock until `run` returns."""
     data = loading.data_options(args)
     info = loading.dataset_info(data)
     num_scales, num_res_blocks, num_filters = arguments.architecture(
@@ -56,6 +68,7 @@ def run(args):
     if seed is not None:
         keras.utils.set_random_seed(seed)
     write_dir = distribution.write_dir(logdir, strategy)
+    chief = write_dir == logdir  # under multi_worker only the chief writes, and locks, the dir
     with strategy.scope():
         try:
             flow = RealNVPMultiScale(
@@ -96,8 +109,12 @@ def run(args):
             "perturb": args.perturb,
         },
     }
+    if chief:  # before the log dir's first file is read; bad flags leave no lock file behind
+        held.enter_context(lock.hold(logdir))
     _check_same_architecture(logdir, config)
-    if _print_finished_result(logdir, epochs):
+    plan = log_directory.prepare(logdir, epochs, chief=chief)
+    if plan.finished is not None:
+        _print_finished_result(logdir, plan.finished)
         return 0
     static = distribution.static_batches(strategy)
 
@@ -143,6 +160,15 @@ def run(args):
             optimizer=default_optimizer(args.learning_rate),
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
+    initial_epoch = None  # from the backup
+    if plan.from_model:
+        initial_epoch = _restore_from_model(
+            model,
+            logdir,
+            write_dir,
+            plan.model_epochs,
+            steps_per_epoch or distribution.count_batches(train_part(training=False, noise_seed=0)),
+        )
 
     validation_steps = args.validation_steps or DEFAULT_VALIDATION_STEPS
     _announce(logdir, epochs, config, validation_steps)
@@ -157,10 +183,12 @@ def run(args):
         validation_data=test_batches,
         validation_steps=validation_steps,
         refresh_batches=refresh_batches,
+        initial_epoch=initial_epoch,
     )
 
     model_path = os.path.join(write_dir, run_config.MODEL_FILE)
     samples_path = os.path.join(write_dir, run_config.SAMPLES_FILE)
+    from tfp_realnvp.checked_files import file_sha256
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
@@ -181,6 +209,8 @@ def run(args):
         "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
         "bits_per_dim": float(result["bits_per_dim"]),
         "conditional": num_classes is not None,
+        # How the next run tells this model.keras from a damaged one.
+        "model_sha256": file_sha256(model_path),
     }
     run_config.write_results(write_dir, results)
     print(_result_line(results))
@@ -204,18 +234,37 @@ def _result_line(results):
     return f"Held-out bits/dim{of} ({where}): {results['bits_per_dim']:.4f}"
 
 
-def _print_finished_result(logdir, epochs):
-    """True, after printing its saved result, if `logdir` holds a run finished at `epochs`."""
-    results = run_config.read_results(logdir)
-    if results is None or results["epochs"] < epochs:
-        return False
+def _print_finished_result(logdir, results):
     print(f"{logdir} already holds a finished run of {results['epochs']} epochs; nothing to do.")
     print(_result_line(results))
-    return True
+
+
+def _restore_from_model(model, logdir, write_dir, epochs, steps_per_epoch):
+    """Loads logdir's model.keras into `model` (weights and optimizer state) and writes the
+    backup anew from it; returns its completed epochs: `epochs` where results.json says, else
+    as many as its optimizer's step count fills (at worst one epoch is repeated)."""
+    from tfp_realnvp.training import callbacks, checkpoints
+
+    checkpoints.load_weights(model, os.path.join(logdir, run_config.MODEL_FILE))
+    if epochs is None:
+        epochs = int(model.optimizer.iterations.numpy()) // steps_per_epoch
+    backup_dir = os.path.join(logdir, run_config.BACKUP_DIR)
+    save_dir = os.path.join(write_dir, run_config.BACKUP_DIR)
+    callbacks.TrainingBackup(backup_dir, save_dir=save_dir).save(model, epochs)
+    return epochs
 
 
 def _check_same_architecture(logdir, config):
-    saved = run_config.read_config(logdir)
+    from tfp_realnvp.checked_files import DamagedFileError
+
+    try:
+        saved = run_config.read_config(logdir)
+    except DamagedFileError as error:
+        raise UsageError(
+            f"{error}; it records the run's dataset and architecture: delete it and run the "
+            "same command again to write it anew from the flags (the backup then loads only "
+            "if they are the run's)"
+        ) from None
     if saved is None:
         return
     mismatch = run_config.architecture_mismatch(saved, config)
@@ -252,8 +301,9 @@ def _announce(logdir, epochs, config, validation_steps):
     sys.stdout.flush()
 
 
-def _fit(model, logdir, write_dir, args, refresh_batches, **fit_arguments):
-    """`model.fit(**fit_arguments)` with the run's callbacks, resuming from logdir's backup.
+def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_arguments):
+    """`model.fit(**fit_arguments)` with the run's callbacks, resuming from logdir's backup
+    (after `initial_epoch` epochs instead, unless it is None).
 
     Files go to `write_dir` (logdir, but on multi-worker non-chief workers); the batch-norm
     statistics are refreshed from `refresh_batches` before each validation. Returns the
@@ -272,7 +322,7 @@ def _fit(model, logdir, write_dir, args, refresh_batches, **fit_arguments):
     try:
         model.fit(
             **fit_arguments,
-            initial_epoch=backup.restore(model),
+            initial_epoch=backup.restore(model) if initial_epoch is None else initial_epoch,
             shuffle=False,  # the pipeline shuffles; Keras would only warn that it cannot
             verbose=args.verbose,
             callbacks=[

@@ -1,11 +1,18 @@
 """Checkpoints that survive a kill: backups of the training state (to resume) and model files."""
 
-import json
 import math
 import os
 
 import keras
 import numpy as np
+
+from tfp_realnvp.checked_files import (
+    DamagedFileError,
+    check_weights_file,
+    read_json,
+    write_atomically,
+    write_json,
+)
 
 WEIGHTS_FILE = "latest.weights.h5"
 METADATA_FILE = "training_metadata.json"
@@ -20,10 +27,11 @@ class TrainingBackup(keras.callbacks.Callback):
                                  the optimizer's state and iteration count
         training_metadata.json   {"epoch": the number of completed epochs}
 
-    Each is written to a temporary file beside it and moved over the old one (`os.replace`),
-    weights first, so a kill at any moment leaves a loadable backup; a kill between the two
-    moves at worst repeats one epoch. Only public Keras API is used: `save_weights`,
-    `load_weights` and `fit(initial_epoch=...)`.
+    Each is written to a temporary file of this process's own beside it and moved over the old
+    one (`tfp_realnvp.checked_files.write_atomically`), weights first, so a kill at any moment
+    leaves a loadable backup; a kill between the two moves at worst repeats one epoch. A backup
+    damaged on disk raises `DamagedFileError` naming the file (`restore`, `completed_epochs`).
+    Only public Keras API is used: `save_weights`, `load_weights` and `fit(initial_epoch=...)`.
 
     Under `tf.distribute.MultiWorkerMirroredStrategy` every worker restores from the shared
     `backup_dir` and every worker saves (reading a variable may take all workers), the chief
@@ -53,33 +61,58 @@ class TrainingBackup(keras.callbacks.Callback):
         self.save_dir = self.backup_dir if save_dir is None else str(save_dir)
 
     def restore(self, model):
-        """Loads the backup into `model` (compiled); returns its completed epochs (0: none)."""
+        """Loads the backup into `model` (compiled); returns its completed epochs (0: none).
+
+        Raises:
+          DamagedFileError: a file of the backup is damaged or does not fit `model`.
+        """
         epochs = completed_epochs(self.backup_dir)
         if epochs:
-            if model.optimizer is not None and not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(os.path.join(self.backup_dir, WEIGHTS_FILE))
+            path = os.path.join(self.backup_dir, WEIGHTS_FILE)
+            check_weights_file(path)
+            load_weights(model, path)
         return epochs
 
-    def on_epoch_end(self, epoch, logs=None):
+    def save(self, model, epochs):
+        """Writes the backup of `model` after `epochs` completed epochs into `save_dir`."""
         os.makedirs(self.save_dir, exist_ok=True)
         weights = os.path.join(self.save_dir, WEIGHTS_FILE)
-        partial_weights = os.path.join(self.save_dir, "partial.weights.h5")
-        self.model.save_weights(partial_weights, overwrite=True)
-        os.replace(partial_weights, weights)
-        metadata = os.path.join(self.save_dir, METADATA_FILE)
-        with open(metadata + ".partial", "w") as file:
-            json.dump({"epoch": epoch + 1}, file)
-        os.replace(metadata + ".partial", metadata)
+        write_atomically(weights, lambda partial: model.save_weights(partial, overwrite=True))
+        write_json(os.path.join(self.save_dir, METADATA_FILE), {"epoch": epochs})
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(self.model, epoch + 1)
 
 
 def completed_epochs(backup_dir):
-    """The number of epochs a backup of `TrainingBackup` holds (0 when none)."""
+    """The number of epochs a backup of `TrainingBackup` holds (0 when none).
+
+    Raises:
+      DamagedFileError: the metadata is damaged, or names epochs whose weights are missing.
+    """
     path = os.path.join(backup_dir, METADATA_FILE)
-    if not (os.path.exists(os.path.join(backup_dir, WEIGHTS_FILE)) and os.path.exists(path)):
-        return 0
-    with open(path) as file:
-        return int(json.load(file)["epoch"])
+    metadata = read_json(path, fields={"epoch": int})
+    if metadata is None:
+        return 0  # (weights alone: killed between the first epoch's two writes)
+    epochs, weights = metadata["epoch"], os.path.join(backup_dir, WEIGHTS_FILE)
+    if epochs < 0:
+        raise DamagedFileError(path, f"records {epochs} epochs")
+    if epochs and not os.path.exists(weights):
+        problem = f"missing, although {METADATA_FILE} records {epochs} epochs"
+        raise DamagedFileError(weights, problem)
+    return epochs
+
+
+def load_weights(model, path):
+    """`model.load_weights(path)` (a `.weights.h5` or `.keras` file), its optimizer built first
+    so that its state loads too; DamagedFileError if the file does not fit `model`."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError, KeyError) as error:
+        problem = " ".join(str(error).split())[:300]
+        raise DamagedFileError(path, f"does not load into this model ({problem})") from None
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -106,7 +139,4 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 
 def save_model_atomically(model, filepath):
     """`model.save(filepath)` through a temporary file, so `filepath` is never half-written."""
-    directory, name = os.path.split(os.path.abspath(filepath))
-    partial = os.path.join(directory, "partial." + name)
-    model.save(partial, overwrite=True)
-    os.replace(partial, filepath)
+    write_atomically(filepath, lambda partial: model.save(partial, overwrite=True))
