@@ -40,10 +40,13 @@ def test_keras_tensorboard_counts_batches_in_global_train_batch():
 
 
 def test_keras_optimizer_apply_hooks():
-    """`FusedAdam` replaces the update `Optimizer.apply` delegates, as `apply` calls it."""
+    """`FusedAdam` replaces the clipping and the update that `Optimizer.apply` delegates, and
+    finds Adam's slots as Keras keeps them."""
     for name, arguments in (
         ("_backend_apply_gradients", ["grads", "trainable_variables"]),
         ("_clip_gradients", ["grads"]),
+        ("_backend_update_step", ["grads", "trainable_variables", "learning_rate"]),
+        ("_get_variable_index", ["variable"]),
     ):
         method = getattr(keras.optimizers.Adam, name, None)
         assert method is not None, _missing(f"keras Optimizer.{name}")
@@ -55,6 +58,28 @@ def test_keras_optimizer_apply_hooks():
     assert 0 <= update < count, _missing(
         "keras Optimizer.apply: _backend_apply_gradients, then _iterations.assign_add(1)"
     )
+    source = inspect.getsource(keras.optimizers.Adam._backend_apply_gradients)
+    clip, step = source.find("self._clip_gradients(grads)"), source.find("_backend_update_step(")
+    assert 0 <= clip < step, _missing(
+        "keras Optimizer._backend_apply_gradients: _clip_gradients, then _backend_update_step"
+    )
+    adam = keras.optimizers.Adam()
+    adam.build([keras.Variable(tf.zeros([2]))])
+    assert len(adam._momentums) == len(adam._velocities) == 1, _missing(
+        "keras Adam._momentums and Adam._velocities"
+    )
+
+
+def test_tf_distribute_merge_call_helpers():
+    """`FusedAdam` and `SkipNonFiniteSteps` take merge_call where a strategy needs it, as Keras."""
+    for module, name in (
+        ("interim", "maybe_merge_call"),
+        (None, "strategy_supports_no_merge_call"),
+    ):
+        found = tf.__internal__.distribute
+        found = getattr(found, module) if module else found
+        path = ".".join(filter(None, ("tf.__internal__.distribute", module, name)))
+        assert callable(getattr(found, name, None)), _missing(path)
 
 
 def test_tf_per_thread_function_call_options():
@@ -64,8 +89,8 @@ def test_tf_per_thread_function_call_options():
     from tensorflow.python.eager import context
 
     @tf.function
-    def square_on_a_gpu(x):
-        with tf.device("/device:GPU:0"):  # none here: soft placement puts it on the CPU
+    def square_on_a_missing_device(x):
+        with tf.device("/device:CPU:99"):  # no machine has it: soft placement ignores it
             return x * x
 
     eager_context = context.context()
@@ -79,8 +104,8 @@ def test_tf_per_thread_function_call_options():
         executor_type=saved.executor_type, config_proto=config
     )
     try:
-        with pytest.raises(tf.errors.InvalidArgumentError, match="GPU:0"):
-            square_on_a_gpu(tf.constant(2.0))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="CPU:99"):
+            square_on_a_missing_device(tf.constant(2.0))
     finally:
         eager_context.function_call_options = saved
-    assert float(square_on_a_gpu(tf.constant(3.0))) == 9.0
+    assert float(square_on_a_missing_device(tf.constant(3.0))) == 9.0

@@ -1,7 +1,9 @@
-"""How Grappler optimises a training step: its default passes, once, without the GPU ones."""
+"""How Grappler optimises a step function on a CPU: its default passes, once, without the
+memory optimizer. Measured on CPUs only, so applied only where TensorFlow sees no GPU or TPU."""
 
 import contextlib
 
+import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
 
 # Private: TF's per-thread function call options (see COMPATIBILITY.md; tests/test_private_apis.py).
@@ -18,7 +20,7 @@ def one_round_rewrite_options(config):
     two, and the memory optimizer is off: its swapping and scheduling heuristics are for GPU
     memory, and on the paper's CIFAR-10 step it took 2.2 s of the first call. Each pass costs
     time in proportion to the graph's size, and the second round found little to change: the
-    steady step is the same (benchmarks/results/first_step.md). Options the user set
+    steady step is the same (benchmarks/RESULTS.md, the training step). Options the user set
     explicitly keep the user's setting.
     """
     rewrite = config.graph_options.rewrite_options
@@ -49,8 +51,16 @@ def one_round_graph_optimization():
         eager_context.function_call_options = saved
 
 
+def cpu_only():
+    """Whether TensorFlow sees no accelerator (GPU or TPU): where the tuning was measured."""
+    return not (tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
 def with_one_round_graph_optimization(function):
-    """`function`, called within `one_round_graph_optimization()`."""
+    """`function`, called within `one_round_graph_optimization()` on a machine that is
+    `cpu_only()`; `function` itself elsewhere (TF's default passes, memory optimizer on)."""
+    if not cpu_only():
+        return function
 
     def optimised_once(*args, **kwargs):
         with one_round_graph_optimization():
