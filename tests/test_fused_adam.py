@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfp_realnvp.training import FusedAdam, default_optimizer
+from tfp_realnvp.training import FusedAdam, SkipNonFiniteSteps, default_optimizer
+from tfp_realnvp.training.skip_non_finite_steps import skipping_non_finite_steps
 
 
 def _steps(optimizer, count=5):
@@ -50,9 +51,9 @@ def test_keras_saving_round_trip_of_the_default_optimizer():
     assert float(again.learning_rate) == pytest.approx(2e-3)
 
 
-def test_the_update_is_a_few_ops_per_variable():
-    """One kernel per variable plus clipping's norm and scaling: the step's scalars once."""
-    variables = [keras.Variable(tf.ones([3, 3, 4, 4]) * i) for i in range(1, 41)]
+def _update_graph_ops(count):
+    """The op types of one default-optimizer step on `count` variables."""
+    variables = [keras.Variable(tf.ones([3, 3, 4, 4]) * i) for i in range(1, count + 1)]
     optimizer = default_optimizer()
     optimizer.build(variables)
 
@@ -62,11 +63,43 @@ def test_the_update_is_a_few_ops_per_variable():
 
     graph = step.get_concrete_function([tf.TensorSpec(v.shape) for v in variables]).graph
     kinds = [op.type for op in graph.get_operations()]
-    assert kinds.count("ResourceApplyAdam") == len(variables)
+    assert kinds.count("ResourceApplyAdam") == count
     assert kinds.count("Pow") == 2  # beta_1^t and beta_2^t, once for all variables
+    return [kind for kind in kinds if kind not in ("Placeholder", "Identity")]
+
+
+def test_the_update_is_a_few_ops_per_variable():
+    """One kernel per variable plus clipping's norm and scaling: the step's scalars once."""
     # 3 ops per variable besides its inputs and the (cross-replica sum's) identity: its part of
-    # the norm, the clipping, the kernel. Keras's Adam has about 30.
-    assert len(kinds) - kinds.count("Placeholder") - kinds.count("Identity") < 4 * len(variables)
+    # the norm, the clipping (0 for a non-finite step), the kernel. Keras's Adam has about 30.
+    per_variable = (len(_update_graph_ops(40)) - len(_update_graph_ops(20))) / 20
+    assert per_variable == 3
+
+
+def test_a_non_finite_gradient_changes_nothing():
+    variables = [keras.Variable(tf.ones([2, 3])), keras.Variable(tf.zeros([2]))]
+    optimizer = default_optimizer(0.05)
+    assert optimizer.skips_non_finite_steps
+    optimizer.build(variables)
+    apply = tf.function(lambda gradients: optimizer.apply(gradients, variables))
+    assert bool(apply([tf.ones([2, 3]), tf.ones([2])]))  # a first step: m and v not zero
+    before = [v.numpy() for v in [*variables, *optimizer.variables]]
+    for bad in (np.nan, np.inf):
+        assert not bool(apply([tf.ones([2, 3]), tf.constant([1.0, bad])]))
+        after = [v.numpy() for v in [*variables, *optimizer.variables]]
+        for old, new in zip(before, after, strict=True):  # weights, iterations, m and v
+            np.testing.assert_array_equal(old, new)
+    assert bool(apply([tf.ones([2, 3]), tf.ones([2])]))
+    assert int(optimizer.iterations) == 2  # the finite step after them is applied and counted
+    assert not np.array_equal(variables[1].numpy(), before[1])
+
+
+def test_the_model_wraps_it_only_where_it_does_not_skip_itself():
+    assert not FusedAdam(weight_decay=0.01).skips_non_finite_steps
+    assert not FusedAdam(amsgrad=True).skips_non_finite_steps
+    assert type(skipping_non_finite_steps(FusedAdam())) is FusedAdam
+    wrapped = skipping_non_finite_steps(FusedAdam(weight_decay=0.01))
+    assert type(wrapped) is SkipNonFiniteSteps
 
 
 def test_weight_decay_is_keras_around_the_fused_update():

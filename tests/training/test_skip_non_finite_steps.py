@@ -99,26 +99,31 @@ MIRRORED = textwrap.dedent(
     def same(a, b):
         return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
-    # 1. A NaN gradient on the second replica only: the step is skipped on both.
-    with strategy.scope():
-        w = keras.Variable(tf.ones([3]))
-        optimizer = SkipNonFiniteSteps(keras.optimizers.Adam(0.1))
-        optimizer.build([w])
+    # 1. A NaN gradient on the second replica only: the step is skipped on both, by the
+    # wrapper (around Keras's Adam) and by FusedAdam itself.
+    for label, make_optimizer in (
+        ("wrapper", lambda: SkipNonFiniteSteps(keras.optimizers.Adam(0.1))),
+        ("fused_adam", lambda: tfp_realnvp.training.FusedAdam(0.1, global_clipnorm=1.0)),
+    ):
+        with strategy.scope():
+            w = keras.Variable(tf.ones([3]))
+            optimizer = make_optimizer()
+            optimizer.build([w])
 
-    @tf.function
-    def step(bad):
-        def replica_step():
-            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-            gradient = tf.where(tf.logical_and(bad, replica == 1), np.nan, 1.0) * tf.ones([3])
-            return optimizer.apply([gradient], [w])
+        @tf.function
+        def step(bad):
+            def replica_step():
+                replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+                gradient = tf.where(tf.logical_and(bad, replica == 1), np.nan, 1.0) * tf.ones([3])
+                return optimizer.apply([gradient], [w])
 
-        return strategy.experimental_local_results(strategy.run(replica_step))
+            return strategy.experimental_local_results(strategy.run(replica_step))
 
-    before = copies([w, *optimizer.variables])
-    result["one_replica_nan_applied"] = [bool(a) for a in step(tf.constant(True))]
-    result["one_replica_nan_unchanged"] = same(before, copies([w, *optimizer.variables]))
-    result["finite_applied"] = [bool(a) for a in step(tf.constant(False))]
-    result["finite_iterations"] = int(optimizer.iterations.numpy())
+        before = copies([w, *optimizer.variables])
+        result[label + "_nan_applied"] = [bool(a) for a in step(tf.constant(True))]
+        result[label + "_nan_unchanged"] = same(before, copies([w, *optimizer.variables]))
+        result[label + "_finite_applied"] = [bool(a) for a in step(tf.constant(False))]
+        result[label + "_finite_iterations"] = int(optimizer.iterations.numpy())
 
     # 2. fit with a non-finite loss at its second step: that step changes nothing on any
     # replica (weights, statistics, optimizer slots and iterations), training goes on.
@@ -206,9 +211,11 @@ def test_under_mirrored_strategy_a_non_finite_step_changes_nothing_on_any_replic
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
-    assert result["one_replica_nan_applied"] == [False, False]
-    assert result["one_replica_nan_unchanged"]
-    assert result["finite_applied"] == [True, True] and result["finite_iterations"] == 1
+    for label in ("wrapper", "fused_adam"):
+        assert result[label + "_nan_applied"] == [False, False]
+        assert result[label + "_nan_unchanged"]
+        assert result[label + "_finite_applied"] == [True, True]
+        assert result[label + "_finite_iterations"] == 1
     assert result["variables_compared"] > 100
     assert result["skipped_step_unchanged"]
     assert result["skipped_steps"] == [1] and result["iterations"] == 3

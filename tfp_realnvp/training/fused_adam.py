@@ -3,6 +3,11 @@
 import keras
 import tensorflow as tf
 
+from tfp_realnvp.training.skip_non_finite_steps import (
+    agreed_across_replicas,
+    gradient_nan_unless_finite,
+)
+
 
 @keras.saving.register_keras_serializable(package="tfp_realnvp")
 class FusedAdam(keras.optimizers.Adam):
@@ -22,14 +27,65 @@ class FusedAdam(keras.optimizers.Adam):
     size: tracing it and Grappler's first optimisation, the cost of the first step, shrink
     with it.
 
+    A step whose loss or gradients are not all finite, on any replica, changes nothing
+    (`skips_non_finite_steps`), as `SkipNonFiniteSteps` would make it, but without a `cond`
+    (whose branches would take every gradient and variable as inputs): the replicas agree on
+    the verdict (an all-reduce of one number), then run the same kernels with lr = 0,
+    beta_1 = beta_2 = 1 and a zero gradient, the identity on w, m and v, and `iterations`
+    does not count the step. `apply` returns whether the step was applied.
+
     The same code runs with and without a `tf.distribute` strategy: as in Keras, the gradients
     are summed across replicas and each replica's copy of a variable gets the same update.
     Keras's own update runs for what the kernel does not cover: `amsgrad`, sparse gradients,
-    variables that are not float. Weight decay, an EMA of the weights and gradient
-    accumulation are Keras's, around these updates.
-
-    It does not skip non-finite steps itself: `RealNVPModel` wraps it in `SkipNonFiniteSteps`.
+    variables that are not float. With weight decay, an EMA of the weights or gradient
+    accumulation (Keras's, around these updates) it does not skip steps itself:
+    `RealNVPModel.compile` then wraps it in `SkipNonFiniteSteps`.
     """
+
+    @property
+    def skips_non_finite_steps(self):
+        """Whether `apply` leaves the weights, `m`, `v` and `iterations` as they were when the
+        loss (through `scale_loss`) or a gradient is NaN or infinite: without `amsgrad`, weight
+        decay, an EMA of the weights or gradient accumulation."""
+        return not (
+            self.amsgrad
+            or self.weight_decay is not None
+            or self.use_ema
+            or self.gradient_accumulation_steps
+        )
+
+    def scale_loss(self, loss):
+        """Keras's scaled loss; where steps are skipped, its gradient is NaN if it is not finite."""
+        loss = super().scale_loss(loss)
+        return gradient_nan_unless_finite(loss) if self.skips_non_finite_steps else loss
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras's `apply`; returns a bool tensor, whether the step was applied."""
+        if not self.skips_non_finite_steps:
+            super().apply(grads, trainable_variables)
+            return tf.constant(True)
+        before = tf.identity(self.iterations)
+        super().apply(grads, trainable_variables)
+        return self.iterations > before
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        if not self.skips_non_finite_steps:
+            return super()._backend_apply_gradients(grads, trainable_variables)
+        norm = tf.linalg.global_norm(grads)  # one L2Loss per gradient: the clip and the verdict
+        finite = agreed_across_replicas(tf.math.is_finite(norm))
+        scale = tf.ones([], norm.dtype)
+        if self.global_clipnorm:
+            clip = tf.cast(self.global_clipnorm, norm.dtype)
+            scale = clip / tf.maximum(norm, clip)
+        elif self.clipnorm or self.clipvalue:  # Keras's clipping, per gradient
+            grads = self._clip_gradients(grads)
+        # A skipped step's gradients are 0: multiply_no_nan gives 0 * NaN = 0, as a product
+        # would not.
+        scale = tf.where(finite, scale, tf.zeros_like(scale))
+        grads = [tf.math.multiply_no_nan(g, tf.cast(scale, g.dtype)) for g in grads]
+        self._fused_update(grads, trainable_variables, self.learning_rate, finite)
+        # `apply` counts the step once this returns: count a skipped one back out first.
+        self._iterations.assign_sub(tf.cast(tf.logical_not(finite), self._iterations.dtype))
 
     def _clip_gradients(self, grads):
         if not self.global_clipnorm:
@@ -41,28 +97,35 @@ class FusedAdam(keras.optimizers.Adam):
         return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # Keras's step (with weight decay, EMA or accumulation) calls this: the fused update.
         if self.amsgrad:
             return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        self._fused_update(grads, trainable_variables, learning_rate)
+
+    def _fused_update(self, grads, trainable_variables, learning_rate, finite=None):
+        """Sums the gradients across replicas and updates each replica's copy of each variable.
+
+        The step's scalars are computed once per dtype, in this replica's context; where the
+        bool tensor `finite` is False they make the update the identity.
+        """
         variables = [_tf_variable(v) for v in trainable_variables]
-        # The step's scalars, once per dtype in this replica's context, handed to each update.
         dtypes = {v.dtype for v in variables if v.dtype.is_floating}
-        scalars = {dtype.name: self._step_scalars(dtype, learning_rate) for dtype in dtypes}
+        scalars = {d.name: self._step_scalars(d, learning_rate, finite) for d in dtypes}
         grads_and_vars = self._all_reduce_sum_gradients(list(zip(grads, variables, strict=True)))
         tf.__internal__.distribute.interim.maybe_merge_call(
-            self._fused_update_step,
+            self._update_each_copy,
             self._distribution_strategy,
             grads_and_vars,
             learning_rate,
             scalars,
         )
 
-    def _fused_update_step(self, strategy, grads_and_vars, learning_rate, scalars):
+    def _update_each_copy(self, strategy, grads_and_vars, learning_rate, scalars):
         for gradient, variable in grads_and_vars:
-            if gradient is None:
-                continue
-            strategy.extended.update(
-                variable, self._update_one, args=(gradient, learning_rate, scalars), group=False
-            )
+            if gradient is not None:
+                strategy.extended.update(
+                    variable, self._update_one, args=(gradient, learning_rate, scalars), group=False
+                )
 
     def _update_one(self, variable, gradient, learning_rate, scalars):
         """One variable's update, on one replica's copy of it (inside `extended.update`)."""
@@ -79,11 +142,16 @@ class FusedAdam(keras.optimizers.Adam):
             **step_scalars,
         )
 
-    def _step_scalars(self, dtype, learning_rate):
-        """The arguments of `ResourceApplyAdam` that depend on the step, not on the variable."""
+    def _step_scalars(self, dtype, learning_rate, finite=None):
+        """The arguments of `ResourceApplyAdam` that depend on the step, not on the variable.
+
+        Where the bool tensor `finite` is False: lr = 0 and beta_1 = beta_2 = 1, so that with a
+        zero gradient m, v and w stay exactly as they are (the bias corrections keep the real
+        betas: their 1 - beta^t must not be 0).
+        """
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        return dict(
+        scalars = dict(
             beta1_power=tf.pow(beta_1, step),
             beta2_power=tf.pow(beta_2, step),
             lr=tf.cast(learning_rate, dtype),
@@ -91,6 +159,11 @@ class FusedAdam(keras.optimizers.Adam):
             beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype),
         )
+        if finite is not None:
+            zero, one = tf.zeros([], dtype), tf.ones([], dtype)
+            for name, skipped in (("lr", zero), ("beta1", one), ("beta2", one)):
+                scalars[name] = tf.where(finite, scalars[name], skipped)
+        return scalars
 
 
 def _tf_variable(variable):

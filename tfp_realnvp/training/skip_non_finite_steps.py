@@ -85,7 +85,7 @@ class SkipNonFiniteSteps(keras.optimizers.Optimizer):
 
     def scale_loss(self, loss):
         """The inner optimizer's scaled loss, whose gradient is NaN if the loss is not finite."""
-        return _gradient_nan_unless_finite(self.inner_optimizer.scale_loss(loss))
+        return gradient_nan_unless_finite(self.inner_optimizer.scale_loss(loss))
 
     # -- the step ------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class SkipNonFiniteSteps(keras.optimizers.Optimizer):
         if not self.built:
             self.build(trainable_variables)
         grads = list(grads)
-        finite = _agreed_across_replicas(_all_finite(grads))
+        finite = agreed_across_replicas(_all_finite(grads))
         if tf.__internal__.distribute.strategy_supports_no_merge_call():
             self._apply_if(finite, grads, trainable_variables)
             return finite
@@ -143,8 +143,11 @@ class SkipNonFiniteSteps(keras.optimizers.Optimizer):
 
 
 def skipping_non_finite_steps(optimizer):
-    """`optimizer` wrapped in `SkipNonFiniteSteps`, unless it is one already."""
+    """`optimizer` wrapped in `SkipNonFiniteSteps`, unless it skips such steps itself (this
+    wrapper, or `FusedAdam` with `skips_non_finite_steps`)."""
     if isinstance(optimizer, SkipNonFiniteSteps):
+        return optimizer
+    if getattr(optimizer, "skips_non_finite_steps", False):
         return optimizer
     return SkipNonFiniteSteps(optimizer)
 
@@ -155,7 +158,7 @@ def _all_finite(grads):
     return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
 
 
-def _agreed_across_replicas(finite):
+def agreed_across_replicas(finite):
     """`finite` of this replica, AND-ed over all replicas of all workers (an all-reduce)."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
@@ -165,7 +168,7 @@ def _agreed_across_replicas(finite):
 
 
 @tf.custom_gradient
-def _gradient_nan_unless_finite(loss):
+def gradient_nan_unless_finite(loss):
     """The identity on `loss`, with gradient upstream * (1 if loss is finite else NaN)."""
 
     def gradient(upstream):
