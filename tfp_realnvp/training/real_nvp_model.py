@@ -412,7 +412,7 @@ class RealNVPModel(keras.Model):
         with and without a `tf.distribute` strategy.
         """
         x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
-        statistics = [(v, tf.identity(v)) for v in self.non_trainable_variables]
+        statistics = [(v, tf.convert_to_tensor(v)) for v in self.non_trainable_variables]
         with tf.GradientTape() as tape:
             log_prob = self(x, training=True)
             loss = self.compute_loss(y_pred=log_prob)
