@@ -1,7 +1,9 @@
-"""Each option of `RealNVPMultiScale` against the paper's model, at equal CPU time, on real data.
+"""Which option of `RealNVPMultiScale` learns fastest, and how good does a model get, at equal
+CPU time (or at equal steps) on real data?
 
     python benchmarks/compare_options.py [--cpu-minutes 20] [--datasets mnist,cifar10]
-        [--options '[{}, {"coupling": "additive"}, ...]'] [--quick]
+        [--options '[{}, {"coupling": "additive"}, ...]'] [--steps N] [--quick]
+    python benchmarks/compare_options.py --quick --datasets digits --manual-dir ''  # a minute
 
 Every option is a dict of `RealNVPMultiScale` keyword arguments (`--options`, a JSON list; `{}`
 is the paper's model); by default the paper's model, the other couplings (additive, spline),
@@ -13,16 +15,20 @@ For each dataset and option, in its own process (so that its peak memory is its 
 seed, the same order of training batches, the CLI's architecture for the dataset and the paper's
 recipe (batch 64, Adam 1e-3, global clipnorm 100). Training runs in chunks of `--chunk-steps`
 steps until the process has used `--cpu-minutes` of CPU time for training (CPU time, not wall
-time, because the machine is shared: other work slows the wall clock, not the CPU clock). The
-clock includes the one-off tracing of the training step, as a user's would
-(`tracing_cpu_seconds`: the first chunk's CPU time beyond the later chunks' median). After each
-chunk, with the clock paused: bits/dim on the first `--eval-images` held-out images (fixed
-dequantisation noise, inference mode); at the end, on `--final-eval-images`, before and after
-the batch-norm statistics refresh the CLI runs before it saves.
+time, because the machine is shared: other work slows the wall clock, not the CPU clock), or,
+with `--steps`, for that many steps (rounded up to whole chunks) whatever they cost: the way to
+compare options that change the arithmetic rather than the model, such as
+`{"network_dtype_policy": "mixed_bfloat16"}`. The clock includes the one-off tracing of the
+training step, as a user's would (`tracing_cpu_seconds`: the first chunk's CPU time beyond the
+later chunks' median). After each chunk, with the clock paused: bits/dim on the first
+`--eval-images` held-out images (fixed dequantisation noise, inference mode); at the end, on
+`--final-eval-images`, before and after the batch-norm statistics refresh the CLI runs before
+it saves.
 
-Writes `<out>.json` (every run, every point), `<out>.png` (held-out bits/dim against CPU time,
-one panel per dataset) and `<out>.md` (a table per dataset: parameters, steps, step time, peak
-memory, bits/dim). `--quick`: the paper's model only, a tiny network, seconds of training.
+Writes `<out>.json` (every run, every point) and `<out>.png` (held-out bits/dim against CPU
+time, one panel per dataset), and prints a table per dataset (parameters, steps, step time,
+peak memory, bits/dim) as Markdown. `--quick`: the paper's model only, a tiny network, seconds
+of training.
 """
 
 import argparse
@@ -40,8 +46,14 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.common import configure_threads, load_snapshot, peak_rss_bytes  # noqa: E402
-from benchmarks.run import run_worker  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    configure_threads,
+    load_snapshot,
+    machine,
+    peak_rss_bytes,
+    print_result,
+    run_in_process,
+)
 
 GLOW_LIKE = {"normalization": "act_norm", "channel_mixing": "invertible_1x1"}
 OPTIONS = [
@@ -122,7 +134,7 @@ def train_one(spec):
     import tfp_realnvp
     from tfp_realnvp.cli.loading import dataset_info, held_out_batches, load_batches
     from tfp_realnvp.data import num_bins
-    from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+    from tfp_realnvp.training import default_optimizer
     from tfp_realnvp.training.refresh_statistics import DEFAULT_REFRESH_STEPS as REFRESH_STEPS
 
     dataset, seed = spec["dataset"], spec["seed"]
@@ -141,7 +153,8 @@ def train_one(spec):
     held_out = held_out_batches(source, 64)
     keras.utils.set_random_seed(seed)
     kwargs = flow_kwargs(dataset, spec["option"], spec["architecture"])
-    model = RealNVPModel(tfp_realnvp.RealNVPMultiScale(**kwargs), num_bins=num_bins(dataset))
+    flow = tfp_realnvp.RealNVPMultiScale(**kwargs)
+    model = tfp_realnvp.RealNVPModel(flow, num_bins=num_bins(dataset))
     model.compile(optimizer=default_optimizer())
 
     def bits_per_dim(num_images):
@@ -156,11 +169,12 @@ def train_one(spec):
             bits_per_dim=bits_per_dim(spec["eval_images"]),
         )
     ]
-    budget = 60.0 * spec["cpu_minutes"]
+    budget = math.inf if spec["steps"] else 60.0 * spec["cpu_minutes"]
     chunk = spec["chunk_steps"]
 
     class CpuBudget(keras.callbacks.Callback):
-        """Counts training CPU time only; evaluates after every chunk; stops at the budget."""
+        """Counts training CPU time only; evaluates after every chunk; stops at the budget
+        (CPU time, or steps)."""
 
         def on_epoch_begin(self, epoch, logs=None):
             self.cpu, self.wall = cpu_seconds(), time.perf_counter()
@@ -178,7 +192,8 @@ def train_one(spec):
                 )
             )
             print(json.dumps(rows[-1]), flush=True)
-            if rows[-1]["cpu_seconds"] >= budget:
+            out_of_steps = spec["steps"] and rows[-1]["steps"] >= spec["steps"]
+            if rows[-1]["cpu_seconds"] >= budget or out_of_steps:
                 self.model.stop_training = True
 
     model.fit(train, steps_per_epoch=chunk, epochs=10**6, verbose=0, callbacks=[CpuBudget()])
@@ -203,6 +218,8 @@ def train_one(spec):
         rows=rows,
         threads=threads,
         load=load_snapshot(),
+        machine=machine(),
+        date=time.strftime("%Y-%m-%d"),
     )
 
 
@@ -214,6 +231,7 @@ def main(argv=None):
     parser.add_argument("--options", default=None, help="JSON list of RealNVPMultiScale kwargs")
     parser.add_argument("--datasets", default="mnist,cifar10", help="comma-separated")
     parser.add_argument("--cpu-minutes", type=float, default=20.0, help="training CPU time each")
+    parser.add_argument("--steps", type=int, default=None, help="train this many steps instead")
     parser.add_argument("--chunk-steps", type=int, default=50)
     parser.add_argument("--eval-images", type=int, default=512)
     parser.add_argument("--final-eval-images", type=int, default=10000)
@@ -224,7 +242,7 @@ def main(argv=None):
         help="folder with the official files ('' for none, as for digits)",
     )
     parser.add_argument("--data-dir", default=os.path.expanduser("~/tensorflow_datasets"))
-    parser.add_argument("--out", default=None, help="path prefix of the .json, .png and .md")
+    parser.add_argument("--out", default=None, help="path prefix of the .json and .png")
     parser.add_argument(
         "--architecture",
         default=None,
@@ -234,7 +252,7 @@ def main(argv=None):
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)  # one run (internal)
     args = parser.parse_args(argv)
     if args.run is not None:
-        print("RESULT " + json.dumps(train_one(json.loads(args.run))), flush=True)
+        print_result(train_one(json.loads(args.run)))
         return None
 
     quick = QUICK if args.quick else {}
@@ -259,6 +277,7 @@ def main(argv=None):
                 architecture=architecture,
                 seed=args.seed,
                 cpu_minutes=quick.get("cpu_minutes", args.cpu_minutes),
+                steps=args.steps,
                 chunk_steps=quick.get("chunk_steps", args.chunk_steps),
                 eval_images=quick.get("eval_images", args.eval_images),
                 final_eval_images=quick.get("final_eval_images", args.final_eval_images),
@@ -266,15 +285,14 @@ def main(argv=None):
                 data_dir=args.data_dir,
             )
             timeout_s = 3600 + 300 * spec["cpu_minutes"]  # slow on a busy machine, never stuck
-            results.append(
-                run_worker(print, timeout_s=timeout_s, script=__file__, run=json.dumps(spec))
-            )
+            options = dict(run=json.dumps(spec))
+            results.append(run_in_process([__file__], options, timeout_s=timeout_s))
             # Written after every run, so an interrupted comparison still reports what it has.
             out.with_suffix(".json").write_text(
                 json.dumps(dict(meta=meta, results=results), indent=1)
             )
-            out.with_suffix(".md").write_text(table(results))
     plot(results, out.with_suffix(".png"))
+    print(table(results))
     return results
 
 

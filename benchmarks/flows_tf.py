@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import tfp_realnvp
+from benchmarks.common import matching_width
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -64,13 +65,9 @@ def num_parameters(dist):
     return int(sum(np.prod(v.shape) for v in dist.trainable_variables))
 
 
-def glow_matching(num_params, multiple=8):
+def glow_matching(num_params):
     """The `num_hidden` whose Glow has the parameter count closest to `num_params`."""
-    widths = [128, 256, 512]
-    counts = [num_parameters(glow(w)[0]) for w in widths]
-    a, b, c = np.polyfit(widths, counts, 2)
-    root = (-b + np.sqrt(b * b - 4 * a * (c - num_params))) / (2 * a)
-    return int(round(root / multiple) * multiple)
+    return matching_width(lambda width: num_parameters(glow(width)[0]), num_params)
 
 
 def dequantise(pixels):

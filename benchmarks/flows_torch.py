@@ -7,8 +7,9 @@ like `tfb.Glow` here): affine couplings with a 3x3 - 1x1 - 3x3 conv network of
 
 import math
 
-import numpy as np
 import torch
+
+from benchmarks.common import matching_width
 
 IMAGE_SHAPE = (3, 32, 32)  # channels first
 LEVELS, STEPS_PER_LEVEL = 2, 5
@@ -42,12 +43,9 @@ def num_parameters(model):
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def glow_matching(num_params, multiple=8):
-    widths = [128, 256, 512]
-    counts = [num_parameters(glow(w)) for w in widths]
-    a, b, c = np.polyfit(widths, counts, 2)
-    root = (-b + np.sqrt(b * b - 4 * a * (c - num_params))) / (2 * a)
-    return int(round(root / multiple) * multiple)
+def glow_matching(num_params):
+    """The `hidden_channels` whose Glow has the parameter count closest to `num_params`."""
+    return matching_width(lambda width: num_parameters(glow(width)), num_params)
 
 
 def dequantise(pixels):

@@ -1,5 +1,7 @@
-"""The paper's CIFAR-10 Real NVP on a GPU: speed, peak memory and a short training, in one go.
+"""Does the package run well on a GPU? The paper's CIFAR-10 Real NVP there: speed, peak memory
+and a short training, in one go.
 
+    benchmarks/gpu_check.sh [CIFAR10_BATCH.bin] [OUT_DIR]   # the tests, the CLI, then this
     python benchmarks/gpu_check.py [--cifar10-batch data_batch_1.bin] [--out DIR]
     python benchmarks/gpu_check.py --cpu --out /tmp/gpu_check    # tiny sizes, no GPU, seconds
 
@@ -24,10 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import SIZES  # noqa: E402
+
 PRECISIONS = {"float32": None, "mixed_bfloat16": "mixed_bfloat16", "mixed_float16": "mixed_float16"}
 # The paper's CIFAR-10 model (8 residual blocks, 64 feature maps, 2 scales) with its batch 64.
-PAPER = dict(num_res_blocks=8, num_filters=64, batch_size=64)
-TINY = dict(num_res_blocks=0, num_filters=4, batch_size=4)
+PAPER = SIZES["paper"]
+TINY = SIZES["tiny"]
 COLUMNS = [
     ("precision", "precision", "{}"),
     ("xla", "XLA", "{}"),

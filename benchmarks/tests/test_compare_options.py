@@ -1,15 +1,10 @@
-"""benchmarks/compare_options.py: options checked before training, the report, a quick run."""
+"""benchmarks/compare_options.py: options checked before training, the table, a quick run."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks import compare_options  # noqa: E402
+from benchmarks import compare_options
 
 
 @pytest.mark.parametrize(
@@ -26,7 +21,7 @@ def test_bad_options_fail_before_any_training(options, message, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a run started although the options were invalid")
 
-    monkeypatch.setattr(compare_options, "run_worker", no_training)
+    monkeypatch.setattr(compare_options, "run_in_process", no_training)
     with pytest.raises(ValueError, match=message):
         compare_options.main(["--options", options, "--datasets", "digits"])
 
@@ -67,7 +62,7 @@ def test_table_sorts_by_bits_per_dim_and_names_the_winner():
 
 
 @pytest.mark.slow  # tracing a flow, in a fresh process: about a minute on the shared machine
-def test_quick_run_writes_json_plot_and_table(tmp_path):
+def test_quick_run_writes_json_plot_and_table(tmp_path, capsys):
     out = tmp_path / "quick"
     argv = ["--quick", "--datasets", "digits", "--manual-dir", "", "--out", str(out)]
     [run] = compare_options.main(argv)
@@ -78,5 +73,14 @@ def test_quick_run_writes_json_plot_and_table(tmp_path):
     assert run["rows"][-1]["cpu_seconds"] >= 60 * compare_options.QUICK["cpu_minutes"]
     saved = json.loads(out.with_suffix(".json").read_text())["results"]
     assert saved[0]["final_bits_per_dim"] == run["final_bits_per_dim"]
-    assert "| paper | " in out.with_suffix(".md").read_text()
+    assert "| paper | " in capsys.readouterr().out
     assert out.with_suffix(".png").stat().st_size > 0
+
+
+@pytest.mark.slow  # tracing a flow, in a fresh process: about a minute on the shared machine
+def test_a_step_budget_trains_that_many_steps_whatever_their_cost(tmp_path):
+    option = '[{"network_dtype_policy": "mixed_bfloat16"}]'
+    argv = ["--quick", "--datasets", "digits", "--manual-dir", "", "--options", option]
+    [run] = compare_options.main([*argv, "--steps", "4", "--out", str(tmp_path / "steps")])
+    assert "error" not in run, run.get("error")
+    assert run["option"] == {"network_dtype_policy": "mixed_bfloat16"} and run["steps"] == 4
