@@ -14,10 +14,9 @@ ends training with exit status 1, keeping the last good checkpoint.
 """
 
 import argparse
-import os
 import sys
 
-from tfp_realnvp.cli import strategy
+from tfp_realnvp.cli import quiet_start, strategy
 from tfp_realnvp.cli.arguments import (
     add_data_arguments,
     non_negative_float,
@@ -155,7 +154,13 @@ def build_parser():
         "--temperature", type=non_negative_float, default=1.0, help="of the sample grids"
     )
     train.add_argument("--seed", type=non_negative_int, help="seed of weights and data order")
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras's")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="Keras's progress output; 2 also shows TensorFlow's start-up lines",
+    )
     train.set_defaults(run=_run("train"), command_parser=train)
 
     evaluate = commands.add_parser(
@@ -256,12 +261,11 @@ def main(argv=None):
     """Entry point of the `tfp-realnvp` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Quieter TensorFlow start-up; set before TensorFlow is imported.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tfp_realnvp.checked_files import DamagedFileError
     from tfp_realnvp.cli.errors import TrainingFailed, UsageError
 
     try:
+        quiet_start.start_tensorflow(args)
         return args.run(args)
     except (UsageError, DamagedFileError) as error:  # a damaged file: one line too, never a trace
         args.command_parser.error(str(error))  # exits with status 2

@@ -2,7 +2,8 @@
 
 from tfp_realnvp.training.classification import classification_accuracy
 from tfp_realnvp.training.fused_adam import FusedAdam
-from tfp_realnvp.training.real_nvp_model import RealNVPModel, default_optimizer
+from tfp_realnvp.training.real_nvp_model import RealNVPModel
+from tfp_realnvp.training.recipe import default_optimizer
 from tfp_realnvp.training.skip_non_finite_steps import SkipNonFiniteSteps
 
 __all__ = [

@@ -7,31 +7,17 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_realnvp.bits_per_dim import bits_per_dim
-from tfp_realnvp.networks.context_projection import describe_value
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
-from tfp_realnvp.training.fused_adam import FusedAdam
+from tfp_realnvp.training.conditioning import Conditioning
 from tfp_realnvp.training.graph_optimization import with_one_round_graph_optimization
+from tfp_realnvp.training.image_checks import as_images, checked_images, pixel_domain
+from tfp_realnvp.training.recipe import default_optimizer
+from tfp_realnvp.training.refresh_statistics import refresh_batch_norm_statistics
+from tfp_realnvp.training.replicas import num_replicas, reducible_across_workers
+from tfp_realnvp.training.saved_model_export import export_saved_model
 from tfp_realnvp.training.skip_non_finite_steps import skipping_non_finite_steps
 
 tfd = tfp.distributions
-
-# The paper's recipe (section 4.1 and the authors' code).
-DEFAULT_LEARNING_RATE = 1e-3
-DEFAULT_GLOBAL_CLIPNORM = 100.0
-
-
-def default_optimizer(learning_rate=DEFAULT_LEARNING_RATE):
-    """Adam (beta1 0.9, beta2 0.999) with global gradient-norm clipping at 100, as in the paper.
-
-    Keras's Adam with each variable's update fused into one kernel (`FusedAdam`): the same
-    map, a training graph a fraction of the size, so a shorter first step.
-    """
-    return FusedAdam(
-        learning_rate=learning_rate,
-        beta_1=0.9,
-        beta_2=0.999,
-        global_clipnorm=DEFAULT_GLOBAL_CLIPNORM,
-    )
 
 
 # Keras traces its train/test/predict steps with AutoGraph on, which would convert every function
@@ -114,15 +100,16 @@ class RealNVPModel(keras.Model):
             raise ValueError(f"`num_bins` must be an integer >= 2; got num_bins={num_bins!r}.")
         self._flow = flow
         self.num_bins = num_bins
-        self.num_classes = _checked_num_classes(num_classes, flow)
+        self._conditioning = Conditioning(flow, num_classes)
+        self.num_classes = self._conditioning.num_classes
         self.event_shape = tuple(flow.event_shape)
-        self._domain = _domain(flow.parameters["logit_alpha"])
+        self._domain = pixel_domain(flow.options.logit_alpha)
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
         # tf.distribute mirrors and save / save_weights store every variable.
         self.flow_layers = flow.keras_layers
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.skipped_steps_tracker = keras.metrics.Sum(name="skipped_steps")
-        self._refresh_function = None
+        self._refresh_function = None  # traced by `refresh_batch_norm_statistics`
         # Every variable exists already (the flow builds its layers at construction).
         self.built = True
 
@@ -143,58 +130,22 @@ class RealNVPModel(keras.Model):
         """The flow as a `tfd.TransformedDistribution` over images, standard normal base."""
         return tfd.TransformedDistribution(self.base_distribution(), self._flow)
 
-    def _images(self, x):
-        """x as a tensor of the flow's dtype; integer images are refused (they need noise)."""
-        x = tf.convert_to_tensor(x)
-        if not x.dtype.is_floating:
-            raise ValueError(
-                f"`x` must be float images with values in [0, 1]; got x of dtype "
-                f"{x.dtype.name}. Dequantise integer pixels first, x = (pixels + u) / num_bins "
-                f"with u ~ U[0, 1) (`tfp_realnvp.data.dequantize`), or load batches with "
-                f"`tfp_realnvp.data.load`."
-            )
-        if x.dtype != self._flow.dtype:
-            x = tf.cast(x, self._flow.dtype)
-        return x
-
-    def _checked_images(self, x):
-        """`_images(x)`, with a run-time check: finite values in the flow's domain."""
-        x = self._images(x)
-        low, high = self._domain
-        inside = tf.reduce_all(tf.logical_and(x > low, x < high))  # False for NaN
-        check = tf.debugging.Assert(
-            inside,
-            [
-                "`x` must hold finite pixel values in [0, 1] (dequantised: x = (pixels + u) / "
-                "num_bins, as `tfp_realnvp.data` gives); got values from",
-                tf.reduce_min(x),
-                "to",
-                tf.reduce_max(x),
-                "with NaN:",
-                tf.reduce_any(tf.math.is_nan(x)),
-            ],
-            name="check_images",
-        )
-        # Everything computed from x waits for the check: a refused batch changes nothing.
-        with tf.control_dependencies([check]):
-            return tf.identity(x)
-
     def call(self, inputs, training=False):
         """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B].
 
         `inputs` is x, or for a conditional model (x, labels) (`num_classes` set: integer
         labels [B]) or (x, c) (another conditional flow: its context c).
         """
-        x, context = self._split_inputs(inputs)
-        bijector_kwargs = {"training": bool(training), **self._flow_kwargs(context)}
+        x, context = self._conditioning.split_inputs(inputs)
+        bijector_kwargs = {"training": bool(training), **self._conditioning.flow_kwargs(context)}
         return self.distribution().log_prob(
-            self._checked_images(x), bijector_kwargs=bijector_kwargs
+            checked_images(x, self._flow.dtype, self._domain), bijector_kwargs=bijector_kwargs
         )
 
     def log_prob(self, x, labels=None, *, conditional_input=None):
         """log p(x) (or log p(x | labels), or log p(x | conditional_input)) in inference mode
         (moving batch-norm statistics): [B, H, W, C] -> [B]."""
-        return self(self._inputs(x, labels, conditional_input), training=False)
+        return self(self._conditioning.inputs(x, labels, conditional_input), training=False)
 
     def bits_per_dim(self, x, labels=None, *, conditional_input=None):
         """Bits per dimension of each image of x in inference mode: [B, H, W, C] -> [B]."""
@@ -206,8 +157,10 @@ class RealNVPModel(keras.Model):
 
         A conditional model encodes with the images' labels (or context): f(x; y).
         """
-        context = self._context(labels, conditional_input)
-        z = self._flow.inverse(self._images(x), **self._flow_kwargs(context))
+        context = self._conditioning.context(labels, conditional_input)
+        z = self._flow.inverse(
+            as_images(x, self._flow.dtype), **self._conditioning.flow_kwargs(context)
+        )
         return self._flow.split_latents(z) if per_scale else z
 
     def decode(self, z, *, labels=None, conditional_input=None):
@@ -218,9 +171,9 @@ class RealNVPModel(keras.Model):
         """
         if isinstance(z, (list, tuple)):
             z = self._flow.merge_latents(z)
-        context = self._context(labels, conditional_input)
+        context = self._conditioning.context(labels, conditional_input)
         z = tf.convert_to_tensor(z, self._flow.dtype)
-        return self._flow.forward(z, **self._flow_kwargs(context))
+        return self._flow.forward(z, **self._conditioning.flow_kwargs(context))
 
     def sample(
         self, num_samples, temperature=1.0, seed=None, *, labels=None, conditional_input=None
@@ -239,9 +192,9 @@ class RealNVPModel(keras.Model):
         if isinstance(num_samples, int) and num_samples == 0:
             # Convolutions reject empty batches.
             return tf.zeros([0, *self.event_shape], self._flow.dtype)
-        context = self._context(labels, conditional_input)
+        context = self._conditioning.context(labels, conditional_input)
         z = self.base_distribution(temperature).sample(num_samples, seed=seed)
-        return self._flow.forward(z, **self._flow_kwargs(context))
+        return self._flow.forward(z, **self._conditioning.flow_kwargs(context))
 
     def classify(self, x):
         """p(y | x) [B, K] of images x [B, H, W, C], by Bayes' rule with a uniform prior p(y):
@@ -257,7 +210,7 @@ class RealNVPModel(keras.Model):
                 "`classify` needs a class-conditional model, RealNVPModel(flow, "
                 "num_classes=K); this one has num_classes=None."
             )
-        x = self._images(x)
+        x = as_images(x, self._flow.dtype)
         batch = tf.shape(x)[0]
         classes = tf.range(self.num_classes)
         tiled = tf.tile(x, [self.num_classes, 1, 1, 1])  # class-major: class k, then image b
@@ -269,78 +222,11 @@ class RealNVPModel(keras.Model):
     @property
     def is_conditional(self):
         """Whether the flow takes a context: labels (`num_classes`) or another one."""
-        return self._flow.conditional_shape is not None
+        return self._conditioning.is_conditional
 
     def one_hot(self, labels):
         """Integer class labels [...] -> the flow's context, one-hot vectors [..., K]."""
-        if labels is None:
-            raise ValueError(
-                f"This model is class-conditional (num_classes={self.num_classes}): `labels` "
-                f"must be integer class labels in [0, {self.num_classes}); got labels=None."
-            )
-        labels = tf.convert_to_tensor(labels)
-        if not labels.dtype.is_integer:
-            raise ValueError(
-                f"`labels` must be integer class labels in [0, {self.num_classes}); got labels "
-                f"of dtype {labels.dtype.name} and shape {labels.shape.as_list()}."
-            )
-        if tf.executing_eagerly() and tf.size(labels) > 0:
-            low, high = int(tf.reduce_min(labels)), int(tf.reduce_max(labels))
-            if low < 0 or high >= self.num_classes:
-                raise ValueError(
-                    f"`labels` must be in [0, {self.num_classes}) (num_classes="
-                    f"{self.num_classes}); got labels from {low} to {high}."
-                )
-        return tf.one_hot(labels, self.num_classes, dtype=self._flow.dtype)
-
-    def _context(self, labels, conditional_input):
-        """The flow's context from `labels` (class-conditional) or `conditional_input` (any
-        other conditional flow), or None; the flow checks its shape and refuses a missing one."""
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(
-                    "`labels` need a class-conditional model, RealNVPModel(flow, "
-                    "num_classes=K); this one has num_classes=None (give a conditional flow "
-                    f"its context as `conditional_input`); got labels={labels!r}."
-                )
-            return conditional_input
-        if conditional_input is not None:
-            raise ValueError(
-                f"A class-conditional model (num_classes={self.num_classes}) takes `labels`, "
-                "not `conditional_input`; got conditional_input too."
-            )
-        return self.one_hot(labels)
-
-    def _flow_kwargs(self, context):
-        return {} if context is None else {"conditional_input": context}
-
-    def _inputs(self, x, labels, conditional_input):
-        """`call`'s inputs: x, or (x, labels or context) for a conditional model."""
-        self._context(labels, conditional_input)  # clear errors before the model is called
-        if not self.is_conditional:
-            return x
-        return (x, labels if self.num_classes is not None else conditional_input)
-
-    def _split_inputs(self, inputs):
-        """(x, context) of `call`'s inputs; context None for an unconditional model."""
-        if not self.is_conditional:
-            return inputs, None
-        if not (isinstance(inputs, (tuple, list)) and len(inputs) == 2):
-            what = "(images, labels)" if self.num_classes is not None else "(images, contexts)"
-            raise ValueError(
-                f"A conditional model's inputs (and `fit`'s batches) are pairs {what}; got "
-                f"{describe_value(inputs)}."
-            )
-        x, condition = inputs
-        if self.num_classes is not None:
-            return x, self._context(condition, None)
-        return x, self._context(None, condition)
-
-    def _conditional_batch(self, data):
-        """A conditional model's `(images, labels)` batch as Keras's inputs-only batch."""
-        if self.is_conditional and isinstance(data, (tuple, list)) and len(data) == 2:
-            return (tuple(data),)
-        return data
+        return self._conditioning.one_hot(labels)
 
     # -- training -------------------------------------------------------------------------------
 
@@ -382,7 +268,7 @@ class RealNVPModel(keras.Model):
         del x, y, sample_weight, training
         loss = tf.cast(-tf.reduce_mean(y_pred), keras.backend.floatx())
         penalties = [tf.cast(penalty, loss.dtype) for penalty in self.losses]
-        return tf.add_n([loss, *penalties]) / _num_replicas(loss.dtype)
+        return tf.add_n([loss, *penalties]) / num_replicas(loss.dtype)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the bits/dim metric from log p(x) (the L2 penalty is not in it).
@@ -411,7 +297,7 @@ class RealNVPModel(keras.Model):
         and bits/dim metrics do not see it, and `skipped_steps` counts it. The same code runs
         with and without a `tf.distribute` strategy.
         """
-        x = keras.utils.unpack_x_y_sample_weight(self._conditional_batch(data))[0]
+        x = keras.utils.unpack_x_y_sample_weight(self._conditioning.as_inputs_only(data))[0]
         statistics = [(v, tf.convert_to_tensor(v)) for v in self.non_trainable_variables]
         with tf.GradientTape() as tape:
             log_prob = self(x, training=True)
@@ -430,15 +316,15 @@ class RealNVPModel(keras.Model):
             if metric.name == "loss":  # Keras's loss metric (the public way to reach it)
                 batch_size = tf.cast(tf.shape(log_prob)[0], loss.dtype)
                 metric.update_state(
-                    tf.where(applied, loss * _num_replicas(loss.dtype), 0.0), batch_size * weight
+                    tf.where(applied, loss * num_replicas(loss.dtype), 0.0), batch_size * weight
                 )
         bits = bits_per_dim(log_prob, self.event_shape, self.num_bins)
         self.bits_per_dim_tracker.update_state(
             tf.where(applied, bits, tf.zeros_like(bits)), tf.broadcast_to(weight, tf.shape(bits))
         )
         # A Sum over replicas: each replica counts its share of the (agreed) skipped step.
-        self.skipped_steps_tracker.update_state((1.0 - weight) / _num_replicas(loss.dtype))
-        return _reducible_across_workers(self.get_metrics_result())
+        self.skipped_steps_tracker.update_state((1.0 - weight) / num_replicas(loss.dtype))
+        return reducible_across_workers(self.get_metrics_result())
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; warns when training steps were skipped (non-finite loss)."""
@@ -474,55 +360,20 @@ class RealNVPModel(keras.Model):
 
     @_traced_as_written
     def test_step(self, data):
-        return _reducible_across_workers(super().test_step(self._conditional_batch(data)))
+        return reducible_across_workers(super().test_step(self._conditioning.as_inputs_only(data)))
 
     @_traced_as_written
     def predict_step(self, data):
-        return super().predict_step(self._conditional_batch(data))
+        return super().predict_step(self._conditioning.as_inputs_only(data))
 
     def refresh_batch_norm_statistics(self, batches, steps=50):
-        """Re-estimates every moving batch-norm statistic for the current weights.
+        """Re-estimates every moving batch-norm statistic for the current weights: `steps`
+        batches through the flow in training mode, no gradient step
+        (`tfp_realnvp.training.refresh_statistics.refresh_batch_norm_statistics`).
 
-        During training the moving averages (momentum 0.9) trail weights that keep changing, so
-        a model evaluated right after `fit` normalises with stale statistics; on MNIST that cost
-        about 0.5 bits/dim. This runs `steps` batches through the flow in training mode with
-        no gradient step: only the moving averages move, each towards this batch's statistics,
-        so after n steps the old values weigh 0.9^n (0.5% for the default 50).
-
-        Under `tf.distribute` each replica runs its part of every batch and the statistics are
-        those of the global batch, as in training.
-
-        Args:
-          batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C]
-            (of a conditional model: `(images, labels)` or `(images, contexts)` batches), or a
-            `tf.distribute.DistributedDataset` of them.
-          steps: how many batches to run; fewer if `batches` ends first.
-
-        Returns:
-          The number of batches run.
+        Returns the number of batches run.
         """
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-            raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
-        strategy = self.distribute_strategy
-        if isinstance(batches, tf.data.Dataset):
-            batches = strategy.experimental_distribute_dataset(batches)
-
-        if self._refresh_function is None:  # traced once per model
-
-            def forward_in_training_mode(x):  # moves the moving averages; no gradient step
-                return self(x, training=True)
-
-            def refresh_step(x):
-                return strategy.run(forward_in_training_mode, args=(x,))
-
-            self._refresh_function = tf.function(refresh_step)
-        count = 0
-        for x in batches:
-            if count == steps:
-                break
-            self._refresh_function(x)
-            count += 1
-        return count
+        return refresh_batch_norm_statistics(self, batches, steps)
 
     # -- saving ---------------------------------------------------------------------------------
 
@@ -546,115 +397,10 @@ class RealNVPModel(keras.Model):
         return cls(flow, **config)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
-        """Exports a SavedModel with the signatures `log_prob` and `sample` (inference mode).
-
-            log_prob(x: float [B, H, W, C]) -> {"log_prob": [B], "bits_per_dim": [B]}
-            sample(num_samples: int32 [], temperature: float []) -> {"samples": [N, H, W, C]}
-
-        A class-conditional model's signatures also take `labels: int32 [B]` (in `sample`: [N],
-        or [1] for all), another conditional model's `conditional_input` [B, *conditional_shape]
-        (in `sample`: [N, ...] or [1, ...]).
-
-        `serving_default` is `log_prob`. The SavedModel loads with TensorFlow alone
-        (`tf.saved_model.load(path).signatures["sample"](...)`). Other formats: as
+        """Exports a SavedModel with the signatures `log_prob` and `sample` (inference mode):
+        see `tfp_realnvp.training.saved_model_export.export_saved_model`. Other formats: as
         `keras.Model.export`.
         """
         if format != "tf_saved_model":
             return super().export(filepath, format=format, verbose=verbose, **kwargs)
-        archive = keras.export.ExportArchive()
-        archive.track(self)
-        dtype = self._flow.dtype
-
-        # The condition of a conditional model: () or (name, spec of one batch of it).
-        condition = ()
-        if self.num_classes is not None:
-            condition = ("labels", tf.TensorSpec([None], tf.int32, name="labels"))
-        elif self.is_conditional:
-            shape = [None, *self._flow.conditional_shape]
-            condition = ("conditional_input", tf.TensorSpec(shape, dtype, name="conditional_input"))
-        condition_specs = list(condition[1:])
-
-        def serve_log_prob(x, *context):
-            log_prob = self.log_prob(x, **dict(zip(condition[:1], context, strict=True)))
-            return {
-                "log_prob": log_prob,
-                "bits_per_dim": bits_per_dim(log_prob, self.event_shape, self.num_bins),
-            }
-
-        def serve_sample(num_samples, temperature, *context):
-            # One condition for every sample, or one per sample.
-            context = [
-                tf.broadcast_to(c, tf.concat([[num_samples], tf.shape(c)[1:]], 0)) for c in context
-            ]
-            kwargs = dict(zip(condition[:1], context, strict=True))
-            return {"samples": self.sample(num_samples, temperature, **kwargs)}
-
-        archive.add_endpoint(
-            "log_prob",
-            serve_log_prob,
-            input_signature=[
-                tf.TensorSpec([None, *self.event_shape], dtype, name="x"),
-                *condition_specs,
-            ],
-        )
-        archive.add_endpoint(
-            "sample",
-            serve_sample,
-            input_signature=[
-                tf.TensorSpec([], tf.int32, name="num_samples"),
-                tf.TensorSpec([], dtype, name="temperature"),
-                *condition_specs,
-            ],
-        )
-        archive.write_out(filepath, verbose=bool(verbose))
-        return archive
-
-
-def _domain(logit_alpha):
-    """The open interval of x where log p(x) is finite: (0, 1) widened by the logit's margin.
-
-    LogitPreprocess maps x to logit(alpha + (1 - 2 alpha) x), finite for x in
-    (-alpha / (1 - 2 alpha), 1 + alpha / (1 - 2 alpha)); samples of the flow fill it.
-    Without preprocessing the flow is defined everywhere.
-    """
-    if logit_alpha is None:
-        return -float("inf"), float("inf")
-    margin = logit_alpha / (1 - 2 * logit_alpha)
-    return -margin, 1 + margin
-
-
-def _num_replicas(dtype):
-    return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, dtype)
-
-
-def _checked_num_classes(num_classes, flow):
-    """`num_classes` (None or an int >= 2 matching the flow's one-hot context), or ValueError."""
-    if num_classes is None:
-        return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"`num_classes` must be None or an integer >= 2; got num_classes={num_classes!r}."
-        )
-    if flow.conditional_shape != [num_classes]:
-        raise ValueError(
-            f"`num_classes` needs a flow conditioned on one-hot labels, RealNVPMultiScale(..., "
-            f"conditional_shape=[{num_classes}]); got num_classes={num_classes} for a flow with "
-            f"conditional_shape={flow.conditional_shape}."
-        )
-    return num_classes
-
-
-def _reducible_across_workers(logs):
-    """Works around Keras 3 under MultiWorkerMirroredStrategy with several workers.
-
-    Keras reduces each replica's step results with `strategy.reduce("MEAN", value, axis=0)`
-    there, which fails on scalars ("Invalid reduction dimension 0 for input with 0
-    dimensions", tensorflow/tensorflow#72388). Shaped [1], they reduce to the same scalar.
-    """
-    strategy = tf.distribute.get_strategy()
-    several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
-        strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)
-    )
-    if not several_workers:
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return export_saved_model(self, filepath, verbose=verbose)

@@ -38,3 +38,47 @@ class RefreshBatchNormStatistics(keras.callbacks.Callback):
             endless = isinstance(self.batches, tf.data.Dataset)
             self._iterator = iter(self.batches.repeat() if endless else self.batches)
         self.model.refresh_batch_norm_statistics(self._iterator, steps=self.steps)
+
+
+def refresh_batch_norm_statistics(model, batches, steps=DEFAULT_REFRESH_STEPS):
+    """Re-estimates every moving batch-norm statistic of `model` for its current weights.
+
+    During training the moving averages (momentum 0.9) trail weights that keep changing, so
+    a model evaluated right after `fit` normalises with stale statistics; on MNIST that cost
+    about 0.5 bits/dim. This runs `steps` batches through the flow in training mode with
+    no gradient step: only the moving averages move, each towards this batch's statistics,
+    so after n steps the old values weigh 0.9^n (0.5% for the default 50).
+
+    Under `tf.distribute` each replica runs its part of every batch and the statistics are
+    those of the global batch, as in training.
+
+    Args:
+      model: a `RealNVPModel` (`RealNVPModel.refresh_batch_norm_statistics` calls this).
+      batches: a `tf.data.Dataset` (or iterable) of training image batches [B, H, W, C]
+        (of a conditional model: `(images, labels)` or `(images, contexts)` batches), or a
+        `tf.distribute.DistributedDataset` of them.
+      steps: how many batches to run; fewer if `batches` ends first.
+
+    Returns:
+      The number of batches run.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"`steps` must be a positive integer; got steps={steps!r}.")
+    strategy = model.distribute_strategy
+    if isinstance(batches, tf.data.Dataset):
+        batches = strategy.experimental_distribute_dataset(batches)
+    refresh_step = getattr(model, "_refresh_function", None)
+    if refresh_step is None:  # traced once per model, which keeps it
+
+        def forward_in_training_mode(x):  # moves the moving averages; no gradient step
+            return model(x, training=True)
+
+        refresh_step = tf.function(lambda x: strategy.run(forward_in_training_mode, args=(x,)))
+        model._refresh_function = refresh_step
+    count = 0
+    for x in batches:
+        if count == steps:
+            break
+        refresh_step(x)
+        count += 1
+    return count
