@@ -339,9 +339,10 @@ class OneStepDensity(keras.Model):
 
 
 def with_tests_on_path():
-    """PYTHONPATH for a test's subprocess that imports these helpers (`from flow_cases ...`)."""
-    tests = os.path.dirname(os.path.abspath(__file__))
-    return os.pathsep.join(path for path in (tests, os.environ.get("PYTHONPATH")) if path)
+    """PYTHONPATH for a test's subprocess that imports these helpers (`from tests.flow_cases
+    ...`): the repository's root, where the `tests` package is."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.pathsep.join(path for path in (root, os.environ.get("PYTHONPATH")) if path)
 
 
 def free_ports(count):

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 import pytest
-from flow_cases import free_ports, with_tests_on_path
+
+from tests.flow_cases import free_ports, with_tests_on_path
 
 WRAPPER = textwrap.dedent(
     """

@@ -13,7 +13,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from flow_cases import free_ports, with_tests_on_path
+
+from tests.flow_cases import free_ports, with_tests_on_path
 
 WORKER = textwrap.dedent(
     """
@@ -22,7 +23,7 @@ WORKER = textwrap.dedent(
     import tensorflow as tf
     import keras
     import tfp_realnvp
-    from flow_cases import perturb
+    from tests.flow_cases import perturb
 
     out = sys.argv[1]
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from flow_cases import perturb
 
 import tfp_realnvp
+from tests.flow_cases import perturb
 from tfp_realnvp.training import RealNVPModel, default_optimizer
 
 # One worker runs the module (`pytest -n 2 --dist loadgroup`): its trained model is built once.

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from flow_cases import OneStepDensity, perturb
 
 import tfp_realnvp
+from tests.flow_cases import OneStepDensity, perturb
 
 EVENT = [4, 4, 3]
 

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from image_sources import MNIST_DIR, SHARED_DATA, collect_pairs, idx_images
 
 import tfp_realnvp.data as data
+from tests.image_sources import MNIST_DIR, SHARED_DATA, collect_pairs, idx_images
 from tfp_realnvp.data import tfds_source
 from tfp_realnvp.data.tfds_source import resolve_manual_dir
 

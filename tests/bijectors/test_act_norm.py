@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from flow_cases import OneStepDensity, with_tests_on_path
 
 import tfp_realnvp
+from tests.flow_cases import OneStepDensity, with_tests_on_path
 
 tfd = tfp.distributions
 EVENT = [4, 4, 2]

@@ -9,15 +9,15 @@ import sys
 
 import keras
 import pytest
-from image_sources import (
+from PIL import Image
+
+from tests.image_sources import (
     MNIST_DIR,
     class_images,
     recompressed_mnist,
     write_npz,
     write_png_folder,
 )
-from PIL import Image
-
 from tfp_realnvp.cli import main
 from tfp_realnvp.training import RealNVPModel  # registered for keras.saving.load_model
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from flow_cases import perturb
 
 import tfp_realnvp
+from tests.flow_cases import perturb
 from tfp_realnvp import RealNVPModel, RealNVPMultiScale, ResNetConditioner
 from tfp_realnvp.training import classification_accuracy
 

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from flow_cases import perturb
 
 import tfp_realnvp
+from tests.flow_cases import perturb
 from tfp_realnvp.training import RealNVPModel, callbacks
 
 EVENT_SHAPE = [4, 4, 1]

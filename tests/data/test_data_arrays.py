@@ -5,7 +5,9 @@ import gzip
 
 import numpy as np
 import pytest
-from image_sources import (
+
+import tfp_realnvp.data as data
+from tests.image_sources import (
     MNIST_DIR,
     collect_pairs,
     idx_images,
@@ -13,8 +15,6 @@ from image_sources import (
     recompressed_mnist,
     write_npz,
 )
-
-import tfp_realnvp.data as data
 from tfp_realnvp.data.arrays import read_arrays, read_idx
 from tfp_realnvp.data.sources import held_out_split
 

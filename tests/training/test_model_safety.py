@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from flow_cases import perturb
 
 import tfp_realnvp
+from tests.flow_cases import perturb
 
 EVENT_SHAPE = [4, 4, 2]
 CHECK_MESSAGE = re.escape("`x` must hold finite pixel values in [0, 1]")

@@ -1,15 +1,12 @@
 """CIFAR-10 from its binary records in ../shared/data/cifar10 (2 train batches, 1000 test)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from image_sources import collect_pairs
 
 import tfp_realnvp.data as data
+from tests.image_sources import SHARED_DATA, collect_pairs
 from tfp_realnvp.data.arrays import cifar10_files, read_cifar10_files
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10"
 
 needs_cifar = pytest.mark.skipif(

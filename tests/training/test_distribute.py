@@ -15,7 +15,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from flow_cases import with_tests_on_path
+
+from tests.flow_cases import with_tests_on_path
 
 # One worker runs the module (`pytest -n 2 --dist loadgroup`), so each comparison runs once.
 pytestmark = pytest.mark.xdist_group("distribute")
@@ -33,7 +34,7 @@ SCRIPT = textwrap.dedent(
     )
     import keras
     import tfp_realnvp
-    from flow_cases import perturb
+    from tests.flow_cases import perturb
 
     GLOBAL_BATCH = 8
     CONDITIONAL = sys.argv[1] == "conditional"

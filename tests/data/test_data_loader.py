@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from image_sources import collect_pairs
 
 import tfp_realnvp.data as data
+from tests.image_sources import collect_pairs
 from tfp_realnvp.data.arrays import DIGITS_NUM_TEST as NUM_TEST
 from tfp_realnvp.data.arrays import DIGITS_NUM_TRAIN as NUM_TRAIN
 from tfp_realnvp.data.arrays import read_digits

@@ -3,10 +3,10 @@ one-line errors for an unreadable image, mixed sizes and an empty folder."""
 
 import numpy as np
 import pytest
-from image_sources import CLASSES, class_images, collect_pairs, write_png_folder
 from PIL import Image
 
 import tfp_realnvp.data as data
+from tests.image_sources import CLASSES, class_images, collect_pairs, write_png_folder
 from tfp_realnvp.data.sources import held_out_split
 
 

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from flow_cases import perturb
 
 import tfp_realnvp
+from tests.flow_cases import perturb
 
 EVENT_SHAPE = [8, 8, 1]
 SIZE = dict(num_scales=2, num_res_blocks=1, num_filters=8)

@@ -7,7 +7,8 @@ and log-dets hold per context.
 import numpy as np
 import pytest
 import tensorflow as tf
-from flow_cases import CASES, prepare, takes_training
+
+from tests.flow_cases import CASES, prepare, takes_training
 
 IDS = [case.name for case in CASES]
 MODES = ["eager", "tf_function"]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
-from flow_cases import SPLINE_BINS, perturb, plain_conv_conditioner
 
 import tfp_realnvp
+from tests.flow_cases import SPLINE_BINS, perturb, plain_conv_conditioner
 from tfp_realnvp import (
     MaskedAdditiveCoupling,
     MaskedSplineCoupling,
