@@ -51,6 +51,36 @@ WORKER = textwrap.dedent(
         "loss": history["loss"][0],
         "weights": {name: value.tolist() for name, value in weights.items()},
     }
+
+    # A NaN gradient on the second worker only: both workers skip the step, with the default
+    # optimizer (which skips by itself) and with any other one (wrapped).
+    for label, make_optimizer in (
+        ("fused_adam", lambda: tfp_realnvp.training.FusedAdam(0.1)),
+        ("wrapper", lambda: tfp_realnvp.training.SkipNonFiniteSteps(keras.optimizers.SGD(0.1))),
+    ):
+        with strategy.scope():
+            w = keras.Variable(tf.ones([3]))
+            optimizer = make_optimizer()
+            optimizer.build([w])
+
+        @tf.function
+        def step(bad):
+            def replica_step():
+                gradient = tf.where(tf.logical_and(bad, index == 1), np.nan, 1.0) * tf.ones([3])
+                return optimizer.apply([gradient], [w])
+
+            return strategy.experimental_local_results(strategy.run(replica_step))
+
+        skipped = [bool(a) for a in step(tf.constant(True))]
+        unchanged = w.numpy().tolist()
+        applied = [bool(a) for a in step(tf.constant(False))]
+        result[label] = {
+            "skipped_step_applied": skipped,
+            "after_skipped_step": unchanged,
+            "finite_step_applied": applied,
+            "after_finite_step": w.numpy().tolist(),
+            "iterations": int(optimizer.iterations.numpy()),
+        }
     if index == 0:
         reference, reference_history = train(tf.distribute.get_strategy())
         result["reference_loss"] = reference_history["loss"][0]
@@ -121,3 +151,14 @@ def test_workers_agree_with_each_other_and_with_one_device(workers):
     assert moved > 10
     assert first["loss"] == pytest.approx(second["loss"], rel=1e-6)
     assert first["loss"] == pytest.approx(first["reference_loss"], rel=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["fused_adam", "wrapper"])
+def test_a_nan_gradient_on_one_worker_skips_the_step_on_both(workers, optimizer):
+    first, second = (w[optimizer] for w in workers)
+    for worker in (first, second):
+        assert worker["skipped_step_applied"] == [False]
+        assert worker["after_skipped_step"] == [1.0, 1.0, 1.0]
+        assert worker["finite_step_applied"] == [True] and worker["iterations"] == 1
+    assert first["after_finite_step"] == second["after_finite_step"] != [1.0, 1.0, 1.0]
