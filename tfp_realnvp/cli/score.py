@@ -45,15 +45,22 @@ def run(args):
         )
         background = _model(background_path, "--background-logdir")
         _check_same_kind(model, background)
-    if config is None and (args.against is None or TYPICALITY in methods):
+    if config is None and args.against is None:
         raise UsageError(
             f"argument --against: required, since {path!r} has no config.json beside it "
-            "(the run's own data are the in-distribution reference)"
+            "(the run's own held-out data are the default in-distribution set)"
+        )
+    if config is None and TYPICALITY in methods:
+        raise UsageError(
+            f"argument --method: typicality needs the run's training data, but {path!r} has "
+            "no config.json beside it; choose the other methods"
         )
 
     scored = _data_options(args, config, args.dataset)
-    reference = _data_options(args, config, args.against) if args.against else None
-    reference = reference or loading.data_options(argparse.Namespace(dataset=None), config)
+    if args.against is None:
+        reference = _run_data_options(config)
+    else:
+        reference = _data_options(args, config, args.against)
     for options in (scored, reference):
         loading.check_images_fit(model, loading.dataset_info(options), options["source"])
 
@@ -68,7 +75,7 @@ def run(args):
     # What each method's summary compares: per image, or per batch for the typicality test.
     compared = {method: (reference_scores[method], scores[method]) for method in per_image}
     if TYPICALITY in methods:
-        test = _typicality_test(model, config, args.typicality_batch)
+        test = _typicality_test(model, config, args)
         compared[TYPICALITY] = (
             test.statistic(reference_scores["bits_per_dim"]),
             test.statistic(scores["bits_per_dim"]),
@@ -94,10 +101,8 @@ def _methods(args):
     from tfp_realnvp.anomaly import METHODS
 
     if args.method is None:
-        methods = [m for m in (*METHODS, TYPICALITY) if m != "likelihood_ratio"]
-        if args.background_logdir is not None:
-            methods.insert(2, "likelihood_ratio")
-        return methods
+        with_background = args.background_logdir is not None
+        return [m for m in (*METHODS, TYPICALITY) if with_background or m != "likelihood_ratio"]
     if "likelihood_ratio" in args.method and args.background_logdir is None:
         raise UsageError(
             "argument --method: likelihood_ratio needs --background-logdir RUN, a run trained "
@@ -136,13 +141,20 @@ def _data_options(args, config, source):
     return loading.data_options(argparse.Namespace(**{**vars(args), "dataset": source}), record)
 
 
-def _typicality_test(model, config, batch_size):
-    """The test fitted on the run's training images (inference mode, fixed noise)."""
+def _run_data_options(config):
+    """`load`'s options for the run's own dataset, as config.json records them."""
+    return loading.data_options(argparse.Namespace(dataset=None), config)
+
+
+def _typicality_test(model, config, args):
+    """The test of batches of --typicality-batch images, fitted on the run's training images
+    (inference mode, fixed noise)."""
     from tfp_realnvp.anomaly import TypicalityTest, score_batches
 
-    options = loading.data_options(argparse.Namespace(dataset=None), config)
+    options = _run_data_options(config)
     info = loading.dataset_info(options)
-    batches = loading.held_out_batches(options, 64, split=info.train_split)
+    batch_size = args.typicality_batch
+    batches = loading.held_out_batches(options, args.batch_size, split=info.train_split)
     bits = score_batches(model, batches, ["bits_per_dim"], max_images=TYPICALITY_TRAINING_IMAGES)
     half = len(bits["bits_per_dim"]) // 2
     if half < batch_size:
