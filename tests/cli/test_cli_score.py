@@ -98,9 +98,11 @@ def test_images_of_another_shape_are_refused_naming_both_shapes(runs, cli_error)
     run = ["score", "--logdir", str(runs / "run")]
     line = cli_error([*run, "--dataset", str(runs / "large.npz")])
     assert line.startswith("tfp-realnvp score: error: argument --dataset: ")
-    assert "has images [16, 16, 1] but the model was trained on [8, 8, 1]" in line
+    assert "has images [16, 16, 1] but the model was trained on [8, 8, 1] (--image-size" in line
     line = cli_error([*run, "--dataset", str(runs / "rgb.npz")])
-    assert "has images [8, 8, 3] but the model was trained on [8, 8, 1]" in line
+    assert line.endswith(
+        "has images [8, 8, 3] but the model was trained on [8, 8, 1] (other channels)"
+    )
     line = cli_error([*run, "--dataset", "digits"])  # 17 levels, not 256
     assert "argument --num-bits: 'digits' has 17 levels but the model was trained on 256" in line
 

@@ -160,9 +160,11 @@ def run_model_source(logdir, flag="--logdir", with_config=True):
 def check_images_fit(model, info, source):
     """UsageError unless `source`'s images (`info`) have the model's shape and levels."""
     if tuple(model.event_shape) != tuple(info.image_shape):
+        same_channels = model.event_shape[-1] == info.image_shape[-1]
         raise UsageError(
             f"argument --dataset: {source!r} has images {list(info.image_shape)} but the "
-            f"model was trained on {list(model.event_shape)} (--image-size resizes them)"
+            f"model was trained on {list(model.event_shape)} "
+            + ("(--image-size resizes them)" if same_channels else "(other channels)")
         )
     if model.num_bins != info.num_bins:
         raise UsageError(
