@@ -3,11 +3,15 @@
 StopOnNonFiniteLoss     stops at the first NaN / Inf loss, before anything is saved
 TrainingBackup          the training state after every epoch, kill-safe: a rerun resumes
 RefreshBatchNormStatistics  fresh batch-norm statistics before each validation
+AveragedWeights         instead, with an EMA of the weights: the averages, with fresh statistics,
+                        for validation, the end-of-epoch saves and the end of `fit`
+TimeBudget              stops `fit` at a wall-clock budget, at a step boundary
 TensorBoard             Keras's TensorBoard: epoch scalars always written, steps resume
 SampleGrid              a grid of samples as a TensorBoard image every epoch
 AtomicModelCheckpoint   the .keras model after every finite epoch
 """
 
+from tfp_realnvp.training.averaged_weights import AveragedWeights
 from tfp_realnvp.training.checkpoints import (
     AtomicModelCheckpoint,
     TrainingBackup,
@@ -17,14 +21,17 @@ from tfp_realnvp.training.checkpoints import (
 from tfp_realnvp.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tfp_realnvp.training.refresh_statistics import RefreshBatchNormStatistics
 from tfp_realnvp.training.tensorboard import SampleGrid, TensorBoard
+from tfp_realnvp.training.time_budget import TimeBudget
 
 __all__ = [
     "AtomicModelCheckpoint",
+    "AveragedWeights",
     "NonFiniteLossError",
     "RefreshBatchNormStatistics",
     "SampleGrid",
     "StopOnNonFiniteLoss",
     "TensorBoard",
+    "TimeBudget",
     "TrainingBackup",
     "completed_epochs",
     "save_model_atomically",
