@@ -111,7 +111,10 @@ class FusedAdam(keras.optimizers.Adam):
         variables = [_tf_variable(v) for v in trainable_variables]
         dtypes = {v.dtype for v in variables if v.dtype.is_floating}
         scalars = {d.name: self._step_scalars(d, learning_rate, finite) for d in dtypes}
-        grads_and_vars = self._all_reduce_sum_gradients(list(zip(grads, variables, strict=True)))
+        grads_and_vars = list(zip(grads, variables, strict=True))
+        if tf.distribute.get_replica_context().num_replicas_in_sync > 1:
+            # (With one replica the sum is the identity: no op per gradient to trace.)
+            grads_and_vars = self._all_reduce_sum_gradients(grads_and_vars)
         tf.__internal__.distribute.interim.maybe_merge_call(
             self._update_each_copy,
             self._distribution_strategy,
