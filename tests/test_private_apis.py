@@ -47,6 +47,7 @@ def test_keras_optimizer_apply_hooks():
         ("_clip_gradients", ["grads"]),
         ("_backend_update_step", ["grads", "trainable_variables", "learning_rate"]),
         ("_get_variable_index", ["variable"]),
+        ("_all_reduce_sum_gradients", ["grads_and_vars"]),
     ):
         method = getattr(keras.optimizers.Adam, name, None)
         assert method is not None, _missing(f"keras Optimizer.{name}")

@@ -85,7 +85,7 @@ class FusedAdam(keras.optimizers.Adam):
         grads = [tf.math.multiply_no_nan(g, tf.cast(scale, g.dtype)) for g in grads]
         self._fused_update(grads, trainable_variables, self.learning_rate, finite)
         # `apply` counts the step once this returns: count a skipped one back out first.
-        self._iterations.assign_sub(tf.cast(tf.logical_not(finite), self._iterations.dtype))
+        self.iterations.assign_sub(tf.cast(tf.logical_not(finite), self.iterations.dtype))
 
     def _clip_gradients(self, grads):
         if not self.global_clipnorm:
@@ -117,7 +117,7 @@ class FusedAdam(keras.optimizers.Adam):
             grads_and_vars = self._all_reduce_sum_gradients(grads_and_vars)
         tf.__internal__.distribute.interim.maybe_merge_call(
             self._update_each_copy,
-            self._distribution_strategy,
+            tf.distribute.get_strategy(),
             grads_and_vars,
             learning_rate,
             scalars,
