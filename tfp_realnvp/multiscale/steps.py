@@ -93,6 +93,15 @@ class StepRegistry:
             self._classes.setdefault(kind, name)  # saved under its first name
         return kind
 
+    def decorator(self, name, **fields):
+        """A decorator that registers a build function under `name`, as a kind with `fields`."""
+
+        def register(build):
+            self.register(name, self._kind_type(build, **fields))
+            return build
+
+        return register
+
     def names(self):
         return (*self._kinds, *([None] if self._allows_none else []))
 
@@ -183,12 +192,7 @@ def register_coupling(name, kind=None, *, params_per_unit=None):
     dtype, name)` function."""
     if kind is not None:
         return COUPLINGS.register(name, kind)
-
-    def decorator(build):
-        COUPLINGS.register(name, CouplingKind(build, params_per_unit))
-        return build
-
-    return decorator
+    return COUPLINGS.decorator(name, params_per_unit=params_per_unit)
 
 
 def register_normalization(name, kind=None, *, networks_use_batch_norm=False):
@@ -196,12 +200,7 @@ def register_normalization(name, kind=None, *, networks_use_batch_norm=False):
     (as a decorator) a `build(event_shape, keep_mask, options, *, dtype, name)` function."""
     if kind is not None:
         return NORMALIZATIONS.register(name, kind)
-
-    def decorator(build):
-        NORMALIZATIONS.register(name, NormalizationKind(build, networks_use_batch_norm))
-        return build
-
-    return decorator
+    return NORMALIZATIONS.decorator(name, networks_use_batch_norm=networks_use_batch_norm)
 
 
 def register_channel_mixing(name, kind=None):
@@ -209,12 +208,7 @@ def register_channel_mixing(name, kind=None):
     or (as a decorator) a `build(event_shape, options, *, dtype, name)` function."""
     if kind is not None:
         return CHANNEL_MIXINGS.register(name, kind)
-
-    def decorator(build):
-        CHANNEL_MIXINGS.register(name, ChannelMixingKind(build))
-        return build
-
-    return decorator
+    return CHANNEL_MIXINGS.decorator(name)
 
 
 # -- the built-in kinds ---------------------------------------------------------------------
