@@ -113,9 +113,45 @@ def build_parser():
         help="class-conditional flow p(x | label), for datasets with class labels; sample grids "
         "then show one row per class",
     )
-    train.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam's")
+    train.add_argument(
+        "--learning-rate", type=positive_float, default=1e-3, help="peak learning rate (1e-3)"
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=("adam", "adamax"),
+        default="adam",
+        help="adam (the paper) or adamax (Glow); both clip the gradient norm at 100",
+    )
+    train.add_argument(
+        "--warmup-steps",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="linear learning-rate warm-up over N steps (Glow, Flow++; default: 0, none)",
+    )
+    train.add_argument(
+        "--lr-decay",
+        choices=("none", "cosine"),
+        default="none",
+        help="cosine: decay the learning rate to 0 over the run's steps after the warm-up "
+        "(default: none)",
+    )
+    train.add_argument(
+        "--ema",
+        type=_momentum,
+        metavar="MOMENTUM",
+        help="Polyak averaging of the weights with this momentum (Flow++: 0.999); validation, "
+        "model.keras, evaluate and sample use the average (default: off)",
+    )
     train.add_argument(
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"
+    )
+    train.add_argument(
+        "--time-budget",
+        type=positive_float,
+        metavar="MINUTES",
+        help="stop training after MINUTES of wall-clock time (at a step boundary), then "
+        "evaluate and save as a finished run; each invocation has the whole budget",
     )
     train.add_argument(
         "--validation-steps",
@@ -130,9 +166,14 @@ def build_parser():
         help="compile the train step with XLA (default: Keras decides; off on CPUs)",
     )
     train.add_argument(
-        "--mixed-precision",
-        action="store_true",
-        help="coupling networks in bfloat16 (Keras 'mixed_bfloat16'); the flow stays float32",
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        help="mixed_bfloat16: coupling networks in bfloat16, the flow, log-dets and statistics "
+        "in float32; auto: mixed_bfloat16 where the hardware has fast bfloat16 (AMX or "
+        "AVX512-BF16 CPUs, GPUs of compute capability 8.0+, TPUs) (default: float32)",
+    )
+    train.add_argument(
+        "--mixed-precision", action="store_true", help="the same as --precision mixed_bfloat16"
     )
     train.add_argument(
         "--memory-saving-gradients",
@@ -238,6 +279,17 @@ def build_parser():
     sample.add_argument("--seed", type=non_negative_int, help="seed of the latents")
     sample.set_defaults(run=_run("sample"), command_parser=sample)
     return parser
+
+
+def _momentum(text):
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = probability(text)
+    except argparse.ArgumentTypeError:
+        value = None
+    if value is None or value == 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1); got {text!r}")
+    return value
 
 
 def _run(command):

@@ -3,7 +3,8 @@
     {"dataset": "digits", "num_bins": 17, "flow": {RealNVPMultiScale arguments}, "training": {...}}
 
 `flow` and `dataset` define the run: `evaluate` and `sample` rebuild from them, and `train`
-refuses a log dir whose `flow` or `dataset` differ from what its flags ask for. `training`
+refuses a log dir whose `flow`, `dataset` or `recipe` (optimizer, warm-up, decay, weight
+averaging; absent in older runs: the paper's) differ from what its flags ask for. `training`
 (batch size, learning rate, ...) is informative: later runs may change it.
 """
 
@@ -16,6 +17,8 @@ MODEL_FILE = "model.keras"
 SAMPLES_FILE = "samples.png"
 RESULTS_FILE = "results.json"
 BACKUP_DIR = "backup"
+# The recipe of a config.json written before it recorded one: the paper's.
+PAPER_RECIPE = {"optimizer": "adam", "warmup_steps": 0, "lr_decay": "none", "ema_momentum": None}
 
 
 def config_path(logdir):
@@ -51,11 +54,17 @@ def write_results(logdir, results):
 
 
 def architecture_mismatch(saved, wanted):
-    """A sentence naming the first difference of dataset or flow between two configs, or None."""
+    """A sentence naming the first difference of dataset, flow or recipe between two configs, or
+    None."""
     if saved.get("dataset") != wanted["dataset"]:
         return f"dataset={saved.get('dataset')!r} there, {wanted['dataset']!r} asked"
     saved_flow, wanted_flow = saved.get("flow", {}), wanted["flow"]
     for key in sorted(set(saved_flow) | set(wanted_flow)):
         if saved_flow.get(key) != wanted_flow.get(key):
             return f"{key}={saved_flow.get(key)!r} there, {wanted_flow.get(key)!r} asked"
+    saved_recipe = {**PAPER_RECIPE, **saved.get("recipe", {})}
+    wanted_recipe = {**PAPER_RECIPE, **wanted.get("recipe", {})}
+    for key in sorted(set(saved_recipe) | set(wanted_recipe)):
+        if saved_recipe.get(key) != wanted_recipe.get(key):
+            return f"{key}={saved_recipe.get(key)!r} there, {wanted_recipe.get(key)!r} asked"
     return None

@@ -1,14 +1,17 @@
 """`tfp-realnvp train`: fit a Real NVP flow, resumably, with TensorBoard logs and checkpoints.
 
 Writes into the log dir:
-    config.json      the dataset and architecture (a rerun with other ones is refused)
+    config.json      the dataset, architecture and recipe (a rerun with other ones is refused)
     backup/          the training state (weights, batch-norm statistics, optimizer, epoch);
                      the same command run again resumes after the last completed epoch
     train/ validation/ samples/   TensorBoard events (bits/dim, loss, sample grids)
     model.keras      the model after the last good epoch
     samples.png      a grid of samples at the end
-    results.json     the held-out bits/dim on the whole split at the end; a finished run
-                     run again changes nothing and prints it
+    results.json     the held-out bits/dim on the whole split at the end, the optimizer's
+                     steps (with --time-budget: this invocation's training time, and whether
+                     the budget stopped it); a finished run run again
+                     changes nothing and prints it (one stopped by --time-budget before its
+                     last epoch trains on, with the whole budget again)
 
 Under --strategy multi_worker only the chief writes there (see `tfp_realnvp.cli.strategy`).
 """
@@ -17,6 +20,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import time
 
 from tfp_realnvp.cli import arguments, loading, lock, log_directory, run_config
 from tfp_realnvp.cli import strategy as distribution
@@ -60,10 +64,11 @@ def _train(args, held):
     import tensorflow as tf
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
-    from tfp_realnvp.training import RealNVPModel, default_optimizer
+    from tfp_realnvp.training import RealNVPModel
 
     # The strategy first: MultiWorkerMirroredStrategy sets TensorFlow up at start-up.
     strategy = distribution.make_strategy(args.strategy)
+    precision = _precision(args)
     seed = distribution.seed(args.strategy, args.seed)
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -84,7 +89,7 @@ def _train(args, held):
                 split_prior=args.split_prior,
                 conditional_shape=None if num_classes is None else [num_classes],
                 memory_saving_gradients=args.memory_saving_gradients,
-                network_dtype_policy="mixed_bfloat16" if args.mixed_precision else None,
+                network_dtype_policy="mixed_bfloat16" if precision[0] == "mixed_bfloat16" else None,
             )
         except ValueError as error:  # the constructor names the argument and the value
             problem = str(error).rstrip(".")
@@ -107,7 +112,9 @@ def _train(args, held):
             "steps_per_epoch": args.steps_per_epoch,
             "epochs": epochs,
             "perturb": args.perturb,
+            "time_budget_minutes": args.time_budget,
         },
+        "recipe": _recipe(args),
     }
     if chief:  # before the log dir's first file is read; bad flags leave no lock file behind
         held.enter_context(lock.hold(logdir))
@@ -155,9 +162,20 @@ def _train(args, held):
     if steps_per_epoch is None and not isinstance(train_batches, tf.data.Dataset):
         refresh_batches = distribution.distributed_batches(strategy, train_part, repeat=True)
     run_config.write_config(write_dir, config)
+    decay_steps = None
+    if args.lr_decay != "none":  # over the run's steps after the warm-up
+        epoch_steps = steps_per_epoch or distribution.count_batches(
+            train_part(training=False, noise_seed=0)
+        )
+        decay_steps = epochs * epoch_steps - args.warmup_steps
+        if decay_steps < 1:
+            raise UsageError(
+                f"argument --warmup-steps: {args.warmup_steps} leaves no step for --lr-decay "
+                f"{args.lr_decay} (the run has {epochs * epoch_steps} steps)"
+            )
     with strategy.scope():
         model.compile(
-            optimizer=default_optimizer(args.learning_rate),
+            optimizer=_optimizer(args, decay_steps),
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
     initial_epoch = None  # from the backup
@@ -171,8 +189,9 @@ def _train(args, held):
         )
 
     validation_steps = args.validation_steps or DEFAULT_VALIDATION_STEPS
-    _announce(logdir, epochs, config, validation_steps)
-    sample_grid = _fit(
+    _announce(logdir, epochs, config, validation_steps, precision, args.time_budget)
+    started = time.monotonic()
+    sample_grid, budget = _fit(
         model,
         logdir,
         write_dir,
@@ -192,8 +211,10 @@ def _train(args, held):
     from tfp_realnvp.training import callbacks
     from tfp_realnvp.training.image_grid import save_png
 
+    train_seconds = time.monotonic() - started
     # The batch-norm statistics were refreshed before the last validation (and restored with
-    # the backup when no epoch ran here).
+    # the backup when no epoch ran here); with --ema the averaged weights are in the model now,
+    # with statistics of their own.
     callbacks.save_model_atomically(model, model_path)
     save_png(samples_path, sample_grid.grid())
     print(f"Evaluating on the whole {info.eval_split} split.")
@@ -209,12 +230,56 @@ def _train(args, held):
         "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
         "bits_per_dim": float(result["bits_per_dim"]),
         "conditional": num_classes is not None,
+        "steps": int(model.optimizer.iterations.numpy()),  # of the optimizer, in all
         # How the next run tells this model.keras from a damaged one.
         "model_sha256": file_sha256(model_path),
     }
+    if budget is not None:  # this invocation's: its training time, validations included
+        results["time_budget"] = {
+            "minutes": args.time_budget,
+            "train_seconds": round(train_seconds, 3),
+            "stopped": budget.stopped,
+        }
     run_config.write_results(write_dir, results)
     print(_result_line(results))
     return 0
+
+
+def _precision(args):
+    """(policy, reason) of --precision, --mixed-precision being --precision mixed_bfloat16."""
+    from tfp_realnvp.training.precision import choose_precision
+
+    if args.mixed_precision and args.precision not in (None, "mixed_bfloat16"):
+        raise UsageError(
+            f"argument --mixed-precision: it means --precision mixed_bfloat16, but --precision "
+            f"{args.precision} was given too"
+        )
+    return choose_precision(
+        "mixed_bfloat16" if args.mixed_precision else args.precision or "float32"
+    )
+
+
+def _recipe(args):
+    """config.json's "recipe": the training options a rerun of the run must keep."""
+    return {
+        "optimizer": args.optimizer,
+        "warmup_steps": args.warmup_steps,
+        "lr_decay": args.lr_decay,
+        "ema_momentum": args.ema,
+    }
+
+
+def _optimizer(args, decay_steps):
+    from tfp_realnvp.training.recipe import recipe_optimizer
+
+    return recipe_optimizer(
+        args.learning_rate,
+        optimizer=args.optimizer,
+        warmup_steps=args.warmup_steps,
+        lr_decay=args.lr_decay,
+        decay_steps=decay_steps,
+        ema_momentum=args.ema,
+    )
 
 
 def _perturbed(rate):
@@ -270,12 +335,12 @@ def _check_same_architecture(logdir, config):
     mismatch = run_config.architecture_mismatch(saved, config)
     if mismatch is not None:
         raise UsageError(
-            f"argument --logdir: {logdir!r} holds a run of another architecture "
+            f"argument --logdir: {logdir!r} holds a run of another architecture or recipe "
             f"({mismatch}); pass the same flags or choose a new --logdir"
         )
 
 
-def _announce(logdir, epochs, config, validation_steps):
+def _announce(logdir, epochs, config, validation_steps, precision, time_budget):
     from tfp_realnvp.training import callbacks
 
     done = callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR))
@@ -283,6 +348,7 @@ def _announce(logdir, epochs, config, validation_steps):
         print(f"{logdir} already holds {done} epochs (--epochs {epochs}); evaluating.")
         sys.stdout.flush()
         return
+    print(f"Precision: {precision[0]} ({precision[1]}).")
     if done:
         print(f"Resuming {logdir} after epoch {done} of {epochs}.")
     else:
@@ -294,10 +360,13 @@ def _announce(logdir, epochs, config, validation_steps):
             f"{config['dataset']} {flow['event_shape']}, {config['num_bins']} levels; "
             f"logs in {logdir}."
         )
+    averaged = "the averaged weights, " if config["recipe"]["ema_momentum"] is not None else ""
     print(
         f"Validating after each epoch on up to {validation_steps} held-out batches, with "
-        "batch-norm statistics refreshed first; the whole held-out split at the end."
+        f"{averaged}batch-norm statistics refreshed first; the whole held-out split at the end."
     )
+    if time_budget is not None:
+        print(f"Stopping after {time_budget:g} minutes of training (--time-budget).")
     sys.stdout.flush()
 
 
@@ -306,8 +375,9 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
     (after `initial_epoch` epochs instead, unless it is None).
 
     Files go to `write_dir` (logdir, but on multi-worker non-chief workers); the batch-norm
-    statistics are refreshed from `refresh_batches` before each validation. Returns the
-    SampleGrid callback.
+    statistics are refreshed from `refresh_batches` before each validation (with --ema, for
+    the averaged weights, which validation, the checkpoints and the final model use). Returns
+    the SampleGrid callback and the TimeBudget callback (None without --time-budget).
     """
     from tfp_realnvp.training import callbacks
 
@@ -319,6 +389,14 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
     sample_grid = callbacks.SampleGrid(
         write_dir, num_samples=args.num_samples, temperature=args.temperature
     )
+    budget = None if args.time_budget is None else callbacks.TimeBudget(args.time_budget)
+    if args.ema is None:
+        # Before each validation; so also before the end-of-epoch saves.
+        evaluation = callbacks.RefreshBatchNormStatistics(refresh_batches)
+    else:
+        # The averages in for each validation, then for the end-of-epoch saves before it; the
+        # trained weights back in its on_epoch_end, before the backup.
+        evaluation = callbacks.AveragedWeights(refresh_batches)
     try:
         model.fit(
             **fit_arguments,
@@ -328,12 +406,12 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
             callbacks=[
                 # First: a NaN batch must stop training before any callback saves.
                 callbacks.StopOnNonFiniteLoss(),
-                backup,
-                # Before each validation; so also before the end-of-epoch saves below.
-                callbacks.RefreshBatchNormStatistics(refresh_batches),
+                *([] if budget is None else [budget]),
                 callbacks.TensorBoard(write_dir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),
+                evaluation,
+                backup,  # last: the trained weights, not the averages
             ],
         )
     except callbacks.NonFiniteLossError as error:
@@ -343,4 +421,4 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
             + (f" and {model_path}" if os.path.exists(model_path) else "")
             + "; lower --learning-rate or check the data, then rerun."
         ) from None
-    return sample_grid
+    return sample_grid, budget
