@@ -19,10 +19,8 @@ def _run(code, **env):
 
 
 def test_an_error_after_the_start_is_the_only_line(tmp_path):
-    missing = tmp_path / "no_run"
-    run = _run(
-        f"from tfp_realnvp.cli import main; main(['evaluate', '--logdir', {str(missing)!r}])"
-    )
+    missing = str(tmp_path / "no_run")
+    run = _run(f"from tfp_realnvp.cli import main; main(['evaluate', '--logdir', {missing!r}])")
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
         f"tfp-realnvp evaluate: error: argument --logdir: {missing!r} is not a directory"
