@@ -165,7 +165,8 @@ def test_log_dir_of_another_architecture(capsys, tmp_path):
     line = error_of([*argv, "4"], capsys)
     assert line == (
         f"tfp-realnvp train: error: argument --logdir: '{tmp_path}' holds a run of another "
-        "architecture (num_filters=8 there, 4 asked); pass the same flags or choose a new --logdir"
+        "architecture or recipe (num_filters=8 there, 4 asked); pass the same flags or choose a "
+        "new --logdir"
     )
     line = error_of(["train", "--logdir", str(tmp_path), "--dataset", "mnist"], capsys)
     assert "(dataset='digits' there, 'mnist' asked)" in line
