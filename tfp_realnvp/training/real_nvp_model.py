@@ -291,8 +291,9 @@ class RealNVPModel(keras.Model):
     def train_step(self, data):
         """One step of maximum likelihood: tape, gradients, apply, metrics.
 
-        The optimizer (wrapped in `SkipNonFiniteSteps` by `compile`) applies the step only if
-        the loss and every gradient are finite on every replica. A skipped step changes
+        The optimizer (`FusedAdam`, or any other that `compile` wrapped in `SkipNonFiniteSteps`)
+        applies the step only if the loss and every gradient are finite on every replica, and
+        returns whether it did. A skipped step changes
         nothing: the batch-norm statistics that its forward pass moved are put back, the loss
         and bits/dim metrics do not see it, and `skipped_steps` counts it. The same code runs
         with and without a `tf.distribute` strategy.
