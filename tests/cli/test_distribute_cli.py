@@ -150,6 +150,7 @@ def test_only_the_chief_writes_the_log_dir(runs):
     logdir = runs["logdir"]
     names = sorted(os.listdir(logdir))
     assert names == [
+        ".lock",  # the chief's: one writer per log dir
         "backup",
         "config.json",
         "model.keras",
