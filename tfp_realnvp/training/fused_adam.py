@@ -73,11 +73,8 @@ class FusedAdam(keras.optimizers.Adam):
             return super()._backend_apply_gradients(grads, trainable_variables)
         norm = tf.linalg.global_norm(grads)  # one L2Loss per gradient: the clip and the verdict
         finite = agreed_across_replicas(tf.math.is_finite(norm))
-        scale = tf.ones([], norm.dtype)
-        if self.global_clipnorm:
-            clip = tf.cast(self.global_clipnorm, norm.dtype)
-            scale = clip / tf.maximum(norm, clip)
-        elif self.clipnorm or self.clipvalue:  # Keras's clipping, per gradient
+        scale = self._global_clip_scale(norm)
+        if not self.global_clipnorm and (self.clipnorm or self.clipvalue):  # Keras's, per gradient
             grads = self._clip_gradients(grads)
         # A skipped step's gradients are 0: multiply_no_nan gives 0 * NaN = 0, as a product
         # would not.
@@ -91,10 +88,15 @@ class FusedAdam(keras.optimizers.Adam):
         if not self.global_clipnorm:
             return super()._clip_gradients(grads)
         # One L2Loss per gradient (Keras's clip_by_global_norm squares and sums each one).
-        norm = tf.linalg.global_norm([g for g in grads if g is not None])
-        clip = tf.cast(self.global_clipnorm, norm.dtype)
-        scale = clip / tf.maximum(norm, clip)
+        scale = self._global_clip_scale(tf.linalg.global_norm([g for g in grads if g is not None]))
         return [None if g is None else g * tf.cast(scale, g.dtype) for g in grads]
+
+    def _global_clip_scale(self, norm):
+        """clip / max(||g||, clip) with `global_clipnorm`, else 1: the factor of every gradient."""
+        if not self.global_clipnorm:
+            return tf.ones([], norm.dtype)
+        clip = tf.cast(self.global_clipnorm, norm.dtype)
+        return clip / tf.maximum(norm, clip)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # Keras's step (with weight decay, EMA or accumulation) calls this: the fused update.

@@ -12,7 +12,10 @@ from tfp_realnvp.training.conditioning import Conditioning
 from tfp_realnvp.training.graph_optimization import with_one_round_graph_optimization
 from tfp_realnvp.training.image_checks import as_images, checked_images, pixel_domain
 from tfp_realnvp.training.recipe import default_optimizer
-from tfp_realnvp.training.refresh_statistics import refresh_batch_norm_statistics
+from tfp_realnvp.training.refresh_statistics import (
+    DEFAULT_REFRESH_STEPS,
+    refresh_batch_norm_statistics,
+)
 from tfp_realnvp.training.replicas import num_replicas, reducible_across_workers
 from tfp_realnvp.training.saved_model_export import export_saved_model
 from tfp_realnvp.training.skip_non_finite_steps import skipping_non_finite_steps
@@ -367,7 +370,7 @@ class RealNVPModel(keras.Model):
     def predict_step(self, data):
         return super().predict_step(self._conditioning.as_inputs_only(data))
 
-    def refresh_batch_norm_statistics(self, batches, steps=50):
+    def refresh_batch_norm_statistics(self, batches, steps=DEFAULT_REFRESH_STEPS):
         """Re-estimates every moving batch-norm statistic for the current weights: `steps`
         batches through the flow in training mode, no gradient step
         (`tfp_realnvp.training.refresh_statistics.refresh_batch_norm_statistics`).
