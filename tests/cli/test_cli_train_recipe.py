@@ -1,5 +1,6 @@
-"""`train`'s recipe options (--optimizer, --warmup-steps, --lr-decay, --ema), --precision and
---time-budget: recorded, kept on reruns, and the averaged weights are what is evaluated."""
+"""`train`'s recipe (--recipe and its parts --optimizer, --warmup-steps, --lr-decay, --ema,
+--dequantization, --precision) and --time-budget: recorded, kept on reruns, the averaged weights
+are what is evaluated, and `evaluate --importance-samples` tightens a variational bound."""
 
 import contextlib
 import io
@@ -45,7 +46,12 @@ def test_the_recipe_is_recorded_and_the_precision_announced(recipe_run):
         "warmup_steps": 2,
         "lr_decay": "cosine",
         "ema_momentum": 0.9,
+        "dequantization": "uniform",
     }
+    assert (
+        "Recipe: adamax, warm-up over 2 steps, cosine decay, weight averaging (momentum 0.9), "
+        "uniform dequantisation." in stdout
+    )
     policy, why = choose_precision("auto")
     assert f"Precision: {policy} ({why})." in stdout
     expected = None if policy == "float32" else "mixed_bfloat16"
@@ -98,6 +104,7 @@ def test_the_papers_recipe_is_what_a_config_without_one_means(trained_run, train
         "warmup_steps": 0,
         "lr_decay": "none",
         "ema_momentum": None,
+        "dequantization": "uniform",
     }
     del config["recipe"]  # as an older run wrote it
     (trained_run / "config.json").write_text(json.dumps(config))
@@ -135,8 +142,10 @@ def test_a_time_budget_stops_early_and_each_rerun_has_the_budget_again(
             "argument --mixed-precision: it means --precision mixed_bfloat16, but --precision "
             "float32 was given too",
         ),
-        (["--ema", "1"], "argument --ema: must be a number in [0, 1); got '1'"),
-        (["--ema", "x"], "argument --ema: must be a number in [0, 1); got 'x'"),
+        (["--ema", "1"], "argument --ema: must be a number in [0, 1) or off; got '1'"),
+        (["--ema", "x"], "argument --ema: must be a number in [0, 1) or off; got 'x'"),
+        (["--recipe", "glow"], "argument --recipe: invalid choice: 'glow'"),
+        (["--dequantization", "gauss"], "argument --dequantization: invalid choice: 'gauss'"),
         (["--time-budget", "0"], "argument --time-budget: must be a positive number; got 0"),
         (["--warmup-steps", "-1"], "argument --warmup-steps: must be a non-negative integer"),
         (["--precision", "fp16"], "argument --precision: invalid choice: 'fp16'"),
@@ -145,9 +154,67 @@ def test_a_time_budget_stops_early_and_each_rerun_has_the_budget_again(
             "argument --warmup-steps: 6 leaves no step for --lr-decay cosine (the run has 6 steps)",
         ),
     ],
-    ids=["alias_conflict", "ema_one", "ema_text", "budget", "warmup", "precision", "no_decay"],
+    ids=[
+        "alias_conflict",
+        "ema_one",
+        "ema_text",
+        "recipe",
+        "dequantization",
+        "budget",
+        "warmup",
+        "precision",
+        "no_decay",
+    ],
 )
 def test_bad_flags_are_one_line_errors(tmp_path, train_argv, command, argv, message):
     status, _, err = command(*train_argv(tmp_path / "run", *argv))
     assert status == 2
     assert err.count("\n") == 1 and message in err, err
+
+
+def test_a_named_recipe_fills_the_flags_not_given(tmp_path, train_argv, command):
+    logdir = tmp_path / "run"
+    argv = train_argv(
+        logdir,
+        "--recipe",
+        "modern",
+        "--warmup-steps",
+        "1",
+        "--ema",
+        "off",
+        "--precision",
+        "float32",
+    )
+    status, out, _ = command(*argv, "--time-budget", "5")
+    assert status == 0, out
+    recipe = read(logdir, "config.json")["recipe"]
+    assert recipe == {
+        "optimizer": "adam",
+        "warmup_steps": 1,
+        "lr_decay": "cosine",
+        "ema_momentum": None,
+        "dequantization": "uniform",
+    }
+    assert "Recipe: adam, warm-up over 1 steps, cosine decay, uniform dequantisation." in out
+    # With --time-budget the decay runs over the budget: the optimizer's rate is a number that
+    # `CosineDecayOverBudget` sets before each step (below the peak once the warm-up is over).
+    model = keras.saving.load_model(str(logdir / "model.keras"))
+    rate = model.optimizer.learning_rate
+    assert isinstance(float(rate), float) and 0 < float(rate) < 1e-3
+    status, _, err = command(*train_argv(logdir, "--recipe", "paper", "--time-budget", "5"))
+    assert status == 2 and "lr_decay='cosine' there, 'none' asked" in err
+
+
+def test_variational_dequantisation_trains_and_evaluate_tightens_its_bound(
+    tmp_path, train_argv, command
+):
+    logdir = tmp_path / "run"
+    status, out, _ = command(*train_argv(logdir, "--dequantization", "variational"))
+    assert status == 0
+    assert read(logdir, "config.json")["recipe"]["dequantization"] == "variational"
+    trained = held_out(out, "Held-out bits/dim (digits test, the variational bound)")
+    status, out, _ = command("evaluate", "--logdir", logdir, "--importance-samples", "16")
+    assert status == 0
+    assert held_out(out, "bits/dim (digits test, the variational bound)") == pytest.approx(trained)
+    tighter = held_out(out, "bits/dim (digits test, the bound with 16 importance samples)")
+    assert tighter < trained

@@ -151,3 +151,39 @@ def test_time_budget_that_is_not_reached_lets_fit_finish():
 def test_time_budget_must_be_positive(minutes):
     with pytest.raises(ValueError, match=r"`minutes` must be a number > 0; got minutes="):
         callbacks.TimeBudget(minutes)
+
+
+class LearningRates(keras.callbacks.Callback):
+    """Records the learning rate each training step ran with."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+
+def test_cosine_decay_over_a_budget_warms_up_by_steps_then_decays_by_time():
+    model = tiny_model(recipe_optimizer(0.01))
+    # The batches end at 10, 20, ... s of a one-minute budget; the warm-up ends at step 2
+    # (20 s), so the cosine runs over the 40 s left: t = (elapsed - 20) / 40 before each step.
+    budget = callbacks.TimeBudget(1, clock=FakeClock(10.0))
+    schedule = callbacks.CosineDecayOverBudget(budget, 0.01, warmup_steps=2)
+    rates = LearningRates()
+    model.fit(
+        batches(images(BATCH)).repeat(),
+        epochs=1,
+        steps_per_epoch=10,
+        callbacks=[budget, schedule, rates],
+        verbose=0,
+    )
+    cosine = [0.5 * (1 + np.cos(np.pi * t)) for t in (0, 0, 0.25, 0.5, 0.75)]
+    expected = [0.005, 0.01] + [0.01 * c for c in cosine[1:]]
+    np.testing.assert_allclose(rates.rates, expected, rtol=1e-6, atol=1e-9)
+    assert budget.stopped and budget.steps == 6
+
+
+def test_cosine_decay_over_a_budget_needs_the_budget():
+    with pytest.raises(ValueError, match=r"`budget` must be a TimeBudget; got budget=5"):
+        callbacks.CosineDecayOverBudget(5, 0.01)

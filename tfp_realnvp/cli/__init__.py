@@ -16,6 +16,7 @@ ends training with exit status 1, keeping the last good checkpoint.
 import argparse
 import sys
 
+from tfp_realnvp import recipes
 from tfp_realnvp.cli import quiet_start, strategy
 from tfp_realnvp.cli.arguments import (
     add_data_arguments,
@@ -117,31 +118,44 @@ def build_parser():
         "--learning-rate", type=positive_float, default=1e-3, help="peak learning rate (1e-3)"
     )
     train.add_argument(
+        "--recipe",
+        choices=sorted(recipes.RECIPES),
+        default=recipes.DEFAULT_RECIPE,
+        help="the training recipe: paper (Adam at a constant rate, the last weights, uniform "
+        "dequantisation, float32) or modern (warm-up, cosine decay, weight averaging, bfloat16 "
+        f"where fast); the flags below override its parts (default: {recipes.DEFAULT_RECIPE})",
+    )
+    train.add_argument(
         "--optimizer",
         choices=("adam", "adamax"),
-        default="adam",
-        help="adam (the paper) or adamax (Glow); both clip the gradient norm at 100",
+        help="adam (the paper) or adamax (Glow); both clip the gradient norm at 100 "
+        "(default: the recipe's)",
     )
     train.add_argument(
         "--warmup-steps",
         type=non_negative_int,
-        default=0,
         metavar="N",
-        help="linear learning-rate warm-up over N steps (Glow, Flow++; default: 0, none)",
+        help="linear learning-rate warm-up over N steps (Glow, Flow++; 0: none; default: the "
+        "recipe's)",
     )
     train.add_argument(
         "--lr-decay",
         choices=("none", "cosine"),
-        default="none",
-        help="cosine: decay the learning rate to 0 over the run's steps after the warm-up "
-        "(default: none)",
+        help="cosine: decay the learning rate to 0 after the warm-up, over the time budget "
+        "with --time-budget, else over the run's steps (default: the recipe's)",
     )
     train.add_argument(
         "--ema",
         type=_momentum,
         metavar="MOMENTUM",
-        help="Polyak averaging of the weights with this momentum (Flow++: 0.999); validation, "
-        "model.keras, evaluate and sample use the average (default: off)",
+        help="Polyak averaging of the weights with this momentum (Flow++: 0.999), or off; "
+        "validation, model.keras, evaluate and sample use the average (default: the recipe's)",
+    )
+    train.add_argument(
+        "--dequantization",
+        choices=("uniform", "variational"),
+        help="uniform: x + u, u ~ U[0, 1); variational: u ~ q(u | x), a small conditional flow "
+        "trained with the model (Flow++); bits/dim is then a bound (default: the recipe's)",
     )
     train.add_argument(
         "--steps-per-epoch", type=positive_int, help="default: one pass over the training set"
@@ -170,7 +184,7 @@ def build_parser():
         choices=("auto", "float32", "mixed_bfloat16"),
         help="mixed_bfloat16: coupling networks in bfloat16, the flow, log-dets and statistics "
         "in float32; auto: mixed_bfloat16 where the hardware has fast bfloat16 (AMX or "
-        "AVX512-BF16 CPUs, GPUs of compute capability 8.0+, TPUs) (default: float32)",
+        "AVX512-BF16 CPUs, GPUs of compute capability 8.0+, TPUs) (default: the recipe's)",
     )
     train.add_argument(
         "--mixed-precision", action="store_true", help="the same as --precision mixed_bfloat16"
@@ -215,6 +229,13 @@ def build_parser():
     add_data_arguments(evaluate)  # each defaults to the run's (config.json)
     evaluate.add_argument("--split", help="default: the dataset's held-out split")
     evaluate.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
+    evaluate.add_argument(
+        "--importance-samples",
+        type=positive_int,
+        metavar="S",
+        help="also report the tighter bound -log (1/S) sum_s p(x + u_s) / q(u_s | x), u_s drawn "
+        "from the dequantisation noise (the variational q, or uniform); S times the work",
+    )
     evaluate.set_defaults(run=_run("evaluate"), command_parser=evaluate)
 
     score = commands.add_parser(
@@ -282,13 +303,15 @@ def build_parser():
 
 
 def _momentum(text):
-    """argparse type: a number in [0, 1)."""
+    """argparse type: a number in [0, 1), or "off"."""
+    if text == "off":
+        return recipes.OFF
     try:
         value = probability(text)
     except argparse.ArgumentTypeError:
         value = None
     if value is None or value == 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1); got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) or off; got {text!r}")
     return value
 
 

@@ -33,7 +33,12 @@ def run(args):
     result = model.evaluate(batches, verbose=0, return_dict=True)
     where = f"{args.dataset or info.name} {args.split or info.eval_split}"
     of = " of p(x | label)" if class_conditional else ""
-    print(f"bits/dim{of} ({where}): {result['bits_per_dim']:.4f}")
+    bound = "" if model.dequantizer is None else ", the variational bound"
+    print(f"bits/dim{of} ({where}{bound}): {result['bits_per_dim']:.4f}")
+    if args.importance_samples is not None:
+        samples = args.importance_samples
+        bits = model.evaluate_bound(batches, importance_samples=samples)
+        print(f"bits/dim{of} ({where}, the bound with {samples} importance samples): {bits:.4f}")
     if class_conditional:
         from tfp_realnvp.training import classification_accuracy
 

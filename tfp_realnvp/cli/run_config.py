@@ -11,14 +11,13 @@ averaging; absent in older runs: the paper's) differ from what its flags ask for
 import os
 
 from tfp_realnvp.checked_files import read_json, write_json
+from tfp_realnvp.recipes import PAPER_RECORD
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 SAMPLES_FILE = "samples.png"
 RESULTS_FILE = "results.json"
 BACKUP_DIR = "backup"
-# The recipe of a config.json written before it recorded one: the paper's.
-PAPER_RECIPE = {"optimizer": "adam", "warmup_steps": 0, "lr_decay": "none", "ema_momentum": None}
 
 
 def config_path(logdir):
@@ -62,8 +61,8 @@ def architecture_mismatch(saved, wanted):
     for key in sorted(set(saved_flow) | set(wanted_flow)):
         if saved_flow.get(key) != wanted_flow.get(key):
             return f"{key}={saved_flow.get(key)!r} there, {wanted_flow.get(key)!r} asked"
-    saved_recipe = {**PAPER_RECIPE, **saved.get("recipe", {})}
-    wanted_recipe = {**PAPER_RECIPE, **wanted.get("recipe", {})}
+    saved_recipe = {**PAPER_RECORD, **saved.get("recipe", {})}
+    wanted_recipe = {**PAPER_RECORD, **wanted.get("recipe", {})}
     for key in sorted(set(saved_recipe) | set(wanted_recipe)):
         if saved_recipe.get(key) != wanted_recipe.get(key):
             return f"{key}={saved_recipe.get(key)!r} there, {wanted_recipe.get(key)!r} asked"

@@ -43,6 +43,7 @@ def run(args):
 
 def _train(args, held):
     """`run`'s work; `held` (an ExitStack) holds the log dir's lock until `run` returns."""
+    recipe = _recipe(args)
     data = loading.data_options(args)
     info = loading.dataset_info(data)
     num_scales, num_res_blocks, num_filters = arguments.architecture(
@@ -64,11 +65,11 @@ def _train(args, held):
     import tensorflow as tf
 
     from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
-    from tfp_realnvp.training import RealNVPModel
+    from tfp_realnvp.training import RealNVPModel, VariationalDequantizer
 
     # The strategy first: MultiWorkerMirroredStrategy sets TensorFlow up at start-up.
     strategy = distribution.make_strategy(args.strategy)
-    precision = _precision(args)
+    precision = _precision(args, recipe)
     seed = distribution.seed(args.strategy, args.seed)
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -99,7 +100,12 @@ def _train(args, held):
             raise UsageError(
                 f"argument --num-scales: {problem} (--dataset {args.dataset})"
             ) from None
-        model = RealNVPModel(flow, num_bins=info.num_bins, num_classes=num_classes)
+        dequantizer = None
+        if recipe.dequantization == "variational":
+            dequantizer = VariationalDequantizer(info.image_shape, num_bins=info.num_bins)
+        model = RealNVPModel(
+            flow, num_bins=info.num_bins, num_classes=num_classes, dequantizer=dequantizer
+        )
     source, data_record = loading.data_config(data, info)
     config = {
         "dataset": source,
@@ -114,7 +120,7 @@ def _train(args, held):
             "perturb": args.perturb,
             "time_budget_minutes": args.time_budget,
         },
-        "recipe": _recipe(args),
+        "recipe": recipe.record(),
     }
     if chief:  # before the log dir's first file is read; bad flags leave no lock file behind
         held.enter_context(lock.hold(logdir))
@@ -163,19 +169,19 @@ def _train(args, held):
         refresh_batches = distribution.distributed_batches(strategy, train_part, repeat=True)
     run_config.write_config(write_dir, config)
     decay_steps = None
-    if args.lr_decay != "none":  # over the run's steps after the warm-up
+    if recipe.lr_decay != "none" and args.time_budget is None:  # over the steps after warm-up
         epoch_steps = steps_per_epoch or distribution.count_batches(
             train_part(training=False, noise_seed=0)
         )
-        decay_steps = epochs * epoch_steps - args.warmup_steps
+        decay_steps = epochs * epoch_steps - recipe.warmup_steps
         if decay_steps < 1:
             raise UsageError(
-                f"argument --warmup-steps: {args.warmup_steps} leaves no step for --lr-decay "
-                f"{args.lr_decay} (the run has {epochs * epoch_steps} steps)"
+                f"argument --warmup-steps: {recipe.warmup_steps} leaves no step for --lr-decay "
+                f"{recipe.lr_decay} (the run has {epochs * epoch_steps} steps)"
             )
     with strategy.scope():
         model.compile(
-            optimizer=_optimizer(args, decay_steps),
+            optimizer=_optimizer(args, recipe, decay_steps),
             jit_compile="auto" if args.jit_compile is None else args.jit_compile,
         )
     initial_epoch = None  # from the backup
@@ -196,6 +202,7 @@ def _train(args, held):
         logdir,
         write_dir,
         args,
+        recipe,
         x=train_batches,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -230,6 +237,7 @@ def _train(args, held):
         "epochs": callbacks.completed_epochs(os.path.join(logdir, run_config.BACKUP_DIR)),
         "bits_per_dim": float(result["bits_per_dim"]),
         "conditional": num_classes is not None,
+        "dequantization": recipe.dequantization,
         "steps": int(model.optimizer.iterations.numpy()),  # of the optimizer, in all
         # How the next run tells this model.keras from a damaged one.
         "model_sha256": file_sha256(model_path),
@@ -245,8 +253,9 @@ def _train(args, held):
     return 0
 
 
-def _precision(args):
-    """(policy, reason) of --precision, --mixed-precision being --precision mixed_bfloat16."""
+def _precision(args, recipe):
+    """(policy, reason) of the recipe's precision, --mixed-precision being --precision
+    mixed_bfloat16."""
     from tfp_realnvp.training.precision import choose_precision
 
     if args.mixed_precision and args.precision not in (None, "mixed_bfloat16"):
@@ -254,31 +263,37 @@ def _precision(args):
             f"argument --mixed-precision: it means --precision mixed_bfloat16, but --precision "
             f"{args.precision} was given too"
         )
-    return choose_precision(
-        "mixed_bfloat16" if args.mixed_precision else args.precision or "float32"
-    )
+    return choose_precision("mixed_bfloat16" if args.mixed_precision else recipe.precision)
 
 
 def _recipe(args):
-    """config.json's "recipe": the training options a rerun of the run must keep."""
-    return {
-        "optimizer": args.optimizer,
-        "warmup_steps": args.warmup_steps,
-        "lr_decay": args.lr_decay,
-        "ema_momentum": args.ema,
-    }
+    """The `Recipe` of --recipe with the recipe flags that were given in its place."""
+    from tfp_realnvp import recipes
 
-
-def _optimizer(args, decay_steps):
-    from tfp_realnvp.training.recipe import recipe_optimizer
-
-    return recipe_optimizer(
-        args.learning_rate,
+    return recipes.resolve(
+        args.recipe,
         optimizer=args.optimizer,
         warmup_steps=args.warmup_steps,
         lr_decay=args.lr_decay,
-        decay_steps=decay_steps,
         ema_momentum=args.ema,
+        precision=args.precision,
+        dequantization=args.dequantization,
+    )
+
+
+def _optimizer(args, recipe, decay_steps):
+    """The recipe's optimizer; with --time-budget its cosine decay (and the warm-up before it)
+    is `CosineDecayOverBudget`'s, which sets the learning rate from the time spent."""
+    from tfp_realnvp.training.recipe import recipe_optimizer
+
+    over_budget = recipe.lr_decay != "none" and args.time_budget is not None
+    return recipe_optimizer(
+        args.learning_rate,
+        optimizer=recipe.optimizer,
+        warmup_steps=0 if over_budget else recipe.warmup_steps,
+        lr_decay="none" if over_budget else recipe.lr_decay,
+        decay_steps=decay_steps,
+        ema_momentum=recipe.ema_momentum,
     )
 
 
@@ -296,12 +311,26 @@ def _perturbed(rate):
 def _result_line(results):
     where = f"{results['dataset']} {results['split']}"
     of = " of p(x | label)" if results.get("conditional") else ""
+    if results.get("dequantization") == "variational":
+        where += ", the variational bound"
     return f"Held-out bits/dim{of} ({where}): {results['bits_per_dim']:.4f}"
 
 
 def _print_finished_result(logdir, results):
     print(f"{logdir} already holds a finished run of {results['epochs']} epochs; nothing to do.")
     print(_result_line(results))
+
+
+def _describe(record):
+    """A recipe record in words: "adam, warm-up over 50 steps, cosine decay, ..."."""
+    parts = [record["optimizer"]]
+    if record["warmup_steps"]:
+        parts.append(f"warm-up over {record['warmup_steps']} steps")
+    parts.append("cosine decay" if record["lr_decay"] == "cosine" else "constant learning rate")
+    if record["ema_momentum"] is not None:
+        parts.append(f"weight averaging (momentum {record['ema_momentum']:g})")
+    parts.append(f"{record['dequantization']} dequantisation")
+    return ", ".join(parts)
 
 
 def _restore_from_model(model, logdir, write_dir, epochs, steps_per_epoch):
@@ -361,6 +390,7 @@ def _announce(logdir, epochs, config, validation_steps, precision, time_budget):
             f"logs in {logdir}."
         )
     averaged = "the averaged weights, " if config["recipe"]["ema_momentum"] is not None else ""
+    print(f"Recipe: {_describe(config['recipe'])}.")
     print(
         f"Validating after each epoch on up to {validation_steps} held-out batches, with "
         f"{averaged}batch-norm statistics refreshed first; the whole held-out split at the end."
@@ -370,7 +400,7 @@ def _announce(logdir, epochs, config, validation_steps, precision, time_budget):
     sys.stdout.flush()
 
 
-def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_arguments):
+def _fit(model, logdir, write_dir, args, recipe, refresh_batches, initial_epoch, **fit_arguments):
     """`model.fit(**fit_arguments)` with the run's callbacks, resuming from logdir's backup
     (after `initial_epoch` epochs instead, unless it is None).
 
@@ -389,8 +419,14 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
     sample_grid = callbacks.SampleGrid(
         write_dir, num_samples=args.num_samples, temperature=args.temperature
     )
-    budget = None if args.time_budget is None else callbacks.TimeBudget(args.time_budget)
-    if args.ema is None:
+    budget, schedule = None, []
+    if args.time_budget is not None:
+        budget = callbacks.TimeBudget(args.time_budget)
+        if recipe.lr_decay == "cosine":
+            schedule = [
+                callbacks.CosineDecayOverBudget(budget, args.learning_rate, recipe.warmup_steps)
+            ]
+    if recipe.ema_momentum is None:
         # Before each validation; so also before the end-of-epoch saves.
         evaluation = callbacks.RefreshBatchNormStatistics(refresh_batches)
     else:
@@ -407,6 +443,7 @@ def _fit(model, logdir, write_dir, args, refresh_batches, initial_epoch, **fit_a
                 # First: a NaN batch must stop training before any callback saves.
                 callbacks.StopOnNonFiniteLoss(),
                 *([] if budget is None else [budget]),
+                *schedule,
                 callbacks.TensorBoard(write_dir, update_freq=args.update_freq),
                 sample_grid,
                 callbacks.AtomicModelCheckpoint(model_path),

@@ -1,6 +1,7 @@
 """The Keras 3 training path: the model, its callbacks, image grids."""
 
 from tfp_realnvp.training.classification import classification_accuracy
+from tfp_realnvp.training.dequantization import VariationalDequantizer
 from tfp_realnvp.training.fused_adam import FusedAdam
 from tfp_realnvp.training.real_nvp_model import RealNVPModel
 from tfp_realnvp.training.recipe import default_optimizer, recipe_optimizer
@@ -11,6 +12,7 @@ __all__ = [
     "FusedAdam",
     "RealNVPModel",
     "SkipNonFiniteSteps",
+    "VariationalDequantizer",
     "WarmupCosineDecay",
     "classification_accuracy",
     "default_optimizer",

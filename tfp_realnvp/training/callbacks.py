@@ -6,6 +6,7 @@ RefreshBatchNormStatistics  fresh batch-norm statistics before each validation
 AveragedWeights         instead, with an EMA of the weights: the averages, with fresh statistics,
                         for validation, the end-of-epoch saves and the end of `fit`
 TimeBudget              stops `fit` at a wall-clock budget, at a step boundary
+CosineDecayOverBudget   warms the learning rate up, then decays it to 0 over that budget
 TensorBoard             Keras's TensorBoard: epoch scalars always written, steps resume
 SampleGrid              a grid of samples as a TensorBoard image every epoch
 AtomicModelCheckpoint   the .keras model after every finite epoch
@@ -21,7 +22,7 @@ from tfp_realnvp.training.checkpoints import (
 from tfp_realnvp.training.non_finite_loss import NonFiniteLossError, StopOnNonFiniteLoss
 from tfp_realnvp.training.refresh_statistics import RefreshBatchNormStatistics
 from tfp_realnvp.training.tensorboard import SampleGrid, TensorBoard
-from tfp_realnvp.training.time_budget import TimeBudget
+from tfp_realnvp.training.time_budget import CosineDecayOverBudget, TimeBudget
 
 __all__ = [
     "AtomicModelCheckpoint",
@@ -32,6 +33,7 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TensorBoard",
     "TimeBudget",
+    "CosineDecayOverBudget",
     "TrainingBackup",
     "completed_epochs",
     "save_model_atomically",

@@ -1,5 +1,6 @@
 """The Keras 3 model around a multi-scale Real NVP flow: fit, evaluate, save, export."""
 
+import math
 import warnings
 
 import keras
@@ -9,6 +10,11 @@ import tensorflow_probability as tfp
 from tfp_realnvp.bits_per_dim import bits_per_dim
 from tfp_realnvp.real_nvp_multiscale import RealNVPMultiScale
 from tfp_realnvp.training.conditioning import Conditioning
+from tfp_realnvp.training.dequantization import (
+    VariationalDequantizer,
+    normal_from_uniform,
+    split_dequantized,
+)
 from tfp_realnvp.training.graph_optimization import with_one_round_graph_optimization
 from tfp_realnvp.training.image_checks import as_images, checked_images, pixel_domain
 from tfp_realnvp.training.recipe import default_optimizer
@@ -77,6 +83,10 @@ class RealNVPModel(keras.Model):
         digits); only the reported bits/dim depends on it.
       num_classes: None, or K >= 2 for a class-conditional model of a flow built with
         `conditional_shape=[K]`.
+      dequantizer: None (uniform dequantisation: the pipeline's x = (p + u) / K is the
+        input), or a `VariationalDequantizer` q(u | p), trained with the flow: the model then
+        replaces the pipeline's u by a draw from q (driven by the same noise) and is trained
+        on, and reports, the variational bound; see `log_likelihood_bound`.
       name: the model's name; other keyword arguments go to `keras.Model`.
 
     Example (scikit-learn's 8x8 digits):
@@ -93,7 +103,15 @@ class RealNVPModel(keras.Model):
       TensorShape([16, 8, 8, 1])
     """
 
-    def __init__(self, flow, num_bins=256, num_classes=None, name="real_nvp_model", **kwargs):
+    def __init__(
+        self,
+        flow,
+        num_bins=256,
+        num_classes=None,
+        dequantizer=None,
+        name="real_nvp_model",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         if not isinstance(flow, RealNVPMultiScale):
             raise TypeError(
@@ -110,9 +128,13 @@ class RealNVPModel(keras.Model):
         # Keras 3 does not look inside tf.Modules: hold the flow's layers so that fit trains,
         # tf.distribute mirrors and save / save_weights store every variable.
         self.flow_layers = flow.keras_layers
+        self.dequantizer = _checked_dequantizer(dequantizer, flow, num_bins)
+        if dequantizer is not None:
+            self.dequantizer_layers = dequantizer.keras_layers
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self.skipped_steps_tracker = keras.metrics.Sum(name="skipped_steps")
         self._refresh_function = None  # traced by `refresh_batch_norm_statistics`
+        self._bound_function = None  # traced by `evaluate_bound`
         # Every variable exists already (the flow builds its layers at construction).
         self.built = True
 
@@ -134,21 +156,109 @@ class RealNVPModel(keras.Model):
         return tfd.TransformedDistribution(self.base_distribution(), self._flow)
 
     def call(self, inputs, training=False):
-        """log p(x) in nats, pixel space: x float [B, H, W, C] in [0, 1] -> [B].
+        """The log-likelihood the model is trained on and reports, in nats: [B, H, W, C] -> [B].
 
-        `inputs` is x, or for a conditional model (x, labels) (`num_classes` set: integer
-        labels [B]) or (x, c) (another conditional flow: its context c).
+        Uniform dequantisation: log p(x), pixel space, x float in [0, 1]. With a variational
+        dequantizer: the one-sample bound log p(x') - log q(u' | p) of the pixels p of x, where
+        x' = (p + u') / K and u' ~ q(u | p) is driven by x's own uniform noise
+        (`normal_from_uniform`). `inputs` is x, or for a conditional model (x, labels)
+        (`num_classes` set: integer labels [B]) or (x, c) (another conditional flow: its
+        context c).
         """
         x, context = self._conditioning.split_inputs(inputs)
+        x = checked_images(x, self._flow.dtype, self._domain)
+        if self.dequantizer is None:
+            return self._log_density(x, context, training)
+        pixels, uniform = split_dequantized(x, self.num_bins)
+        return self._dequantized_log_prob(pixels, normal_from_uniform(uniform), context, training)
+
+    def _log_density(self, x, context, training):
+        """log p(x) of the flow, nats, pixel space (x checked)."""
         bijector_kwargs = {"training": bool(training), **self._conditioning.flow_kwargs(context)}
-        return self.distribution().log_prob(
-            checked_images(x, self._flow.dtype, self._domain), bijector_kwargs=bijector_kwargs
-        )
+        return self.distribution().log_prob(x, bijector_kwargs=bijector_kwargs)
+
+    def _dequantized_log_prob(self, pixels, eps, context, training):
+        """log p((p + u) / K) - log q(u | p), u = the dequantizer's noise for normal `eps`."""
+        u, log_q = self.dequantizer.noise_and_log_prob(pixels, eps)
+        x = (pixels + u) / float(self.num_bins)
+        return self._log_density(x, context, training) - log_q
 
     def log_prob(self, x, labels=None, *, conditional_input=None):
         """log p(x) (or log p(x | labels), or log p(x | conditional_input)) in inference mode
-        (moving batch-norm statistics): [B, H, W, C] -> [B]."""
-        return self(self._conditioning.inputs(x, labels, conditional_input), training=False)
+        (moving batch-norm statistics): [B, H, W, C] -> [B]. The flow's density at x, also
+        with a variational dequantizer (`log_likelihood_bound` bounds the pixels' own)."""
+        x, context = self._conditioning.split_inputs(
+            self._conditioning.inputs(x, labels, conditional_input)
+        )
+        return self._log_density(checked_images(x, self._flow.dtype, self._domain), context, False)
+
+    def evaluate_bound(self, batches, importance_samples=1, seed=0):
+        """The mean of `bits_per_dim(log_likelihood_bound(...))` over `batches` (images, or
+        (images, labels) for a class-conditional model): the held-out bits/dim bound with S
+        importance samples, each batch with its own stateless seed derived from `seed`."""
+        if self._bound_function is None:
+            self._bound_function = with_one_round_graph_optimization(
+                tf.function(self.log_likelihood_bound, reduce_retracing=True)
+            )
+        total, count = 0.0, 0
+        for index, batch in enumerate(batches):
+            x, labels = (batch, None) if self.num_classes is None else batch[:2]
+            bound = self._bound_function(
+                x, labels, importance_samples=importance_samples, seed=tf.constant([seed, index])
+            )
+            bits = bits_per_dim(bound, self.event_shape, self.num_bins)
+            total += float(tf.reduce_sum(bits))
+            count += int(bits.shape[0])
+        if not count:
+            raise ValueError("`batches` must hold at least one image; got none.")
+        return total / count
+
+    def log_likelihood_bound(
+        self, x, labels=None, *, conditional_input=None, importance_samples=1, seed=None
+    ):
+        """A lower bound on log P(p) + D ln K of the pixels p = floor(x K) of images x: [B].
+
+            log (1/S) sum_s p((p + u_s) / K) / q(u_s | p),   u_1..u_S ~ q(u | p)   (S samples)
+
+        in inference mode; q is the dequantizer (uniform without one: log q = 0). S = 1 is the
+        variational bound the model trains on; it tightens as S grows (Burda et al. 2016), and
+        `bits_per_dim` of it bounds the pixels' bits/dim from above. Fresh noise is drawn for
+        each call (`seed`: a stateless seed [2] for the same noise each time).
+        """
+        if (
+            isinstance(importance_samples, bool)
+            or not isinstance(importance_samples, int)
+            or (importance_samples < 1)
+        ):
+            raise ValueError(
+                "`importance_samples` must be an integer >= 1; got "
+                f"importance_samples={importance_samples!r}."
+            )
+        x, context = self._conditioning.split_inputs(
+            self._conditioning.inputs(x, labels, conditional_input)
+        )
+        pixels, _ = split_dequantized(
+            checked_images(x, self._flow.dtype, self._domain), self.num_bins
+        )
+        shape = tf.concat([[importance_samples], tf.shape(pixels)], 0)
+        if seed is None:
+            seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+        tiled = tf.reshape(
+            tf.repeat(pixels[tf.newaxis], importance_samples, 0), [-1, *self.event_shape]
+        )
+        if context is not None:
+            context = tf.repeat(context[tf.newaxis], importance_samples, 0)
+            context = tf.reshape(context, [-1, *context.shape[2:]])
+        if self.dequantizer is None:
+            u = tf.random.stateless_uniform(shape, seed)
+            log_ratio = self._log_density(
+                (tiled + tf.reshape(u, tf.shape(tiled))) / float(self.num_bins), context, False
+            )
+        else:
+            eps = tf.reshape(tf.random.stateless_normal(shape, seed), tf.shape(tiled))
+            log_ratio = self._dequantized_log_prob(tiled, eps, context, False)
+        log_ratio = tf.reshape(log_ratio, [importance_samples, -1])
+        return tf.reduce_logsumexp(log_ratio, 0) - math.log(importance_samples)
 
     def bits_per_dim(self, x, labels=None, *, conditional_input=None):
         """Bits per dimension of each image of x in inference mode: [B, H, W, C] -> [B]."""
@@ -387,6 +497,7 @@ class RealNVPModel(keras.Model):
             "flow": self._flow.get_config(),
             "num_bins": self.num_bins,
             "num_classes": self.num_classes,
+            "dequantizer": None if self.dequantizer is None else self.dequantizer.get_config(),
         }
 
     def compile_from_config(self, config):
@@ -398,7 +509,10 @@ class RealNVPModel(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         flow = RealNVPMultiScale.from_config(config.pop("flow"))
-        return cls(flow, **config)
+        dequantizer = config.pop("dequantizer", None)
+        if dequantizer is not None:
+            dequantizer = VariationalDequantizer.from_config(dequantizer)
+        return cls(flow, dequantizer=dequantizer, **config)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, **kwargs):
         """Exports a SavedModel with the signatures `log_prob` and `sample` (inference mode):
@@ -408,3 +522,21 @@ class RealNVPModel(keras.Model):
         if format != "tf_saved_model":
             return super().export(filepath, format=format, verbose=verbose, **kwargs)
         return export_saved_model(self, filepath, verbose=verbose)
+
+
+def _checked_dequantizer(dequantizer, flow, num_bins):
+    """`dequantizer`, if None or a `VariationalDequantizer` of the flow's images and bins."""
+    if dequantizer is None:
+        return None
+    if not isinstance(dequantizer, VariationalDequantizer):
+        raise TypeError(
+            "`dequantizer` must be None or a tfp_realnvp.training.VariationalDequantizer; got "
+            f"{type(dequantizer).__name__}."
+        )
+    if list(dequantizer.image_shape) != list(flow.event_shape) or dequantizer.num_bins != num_bins:
+        raise ValueError(
+            f"`dequantizer` must be of the flow's images {list(flow.event_shape)} and num_bins="
+            f"{num_bins}; got dequantizer=VariationalDequantizer(image_shape="
+            f"{list(dequantizer.image_shape)}, num_bins={dequantizer.num_bins})."
+        )
+    return dequantizer

@@ -67,8 +67,7 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             rate *= tf.minimum((step + 1.0) / self.warmup_steps, 1.0)
         if self.decay_steps is not None:
             t = tf.clip_by_value((step - self.warmup_steps) / self.decay_steps, 0.0, 1.0)
-            cosine = 0.5 * (1.0 + tf.cos(math.pi * t))
-            rate *= self.final_fraction + (1.0 - self.final_fraction) * cosine
+            rate *= cosine_decay_factor(t, self.final_fraction, cos=tf.cos)
         return rate
 
     def get_config(self):
@@ -78,6 +77,11 @@ class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
             "decay_steps": self.decay_steps,
             "final_fraction": self.final_fraction,
         }
+
+
+def cosine_decay_factor(t, final_fraction=0.0, cos=math.cos):
+    """a + (1 - a) (1 + cos(pi t)) / 2 with a = final_fraction: 1 at t = 0, a at t = 1."""
+    return final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + cos(math.pi * t))
 
 
 def _is_int(value):

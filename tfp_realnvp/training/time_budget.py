@@ -1,9 +1,11 @@
-"""Stop `fit` at a wall-clock budget, at a step boundary."""
+"""Stop `fit` at a wall-clock budget, at a step boundary; decay the learning rate over it."""
 
 import math
 import time
 
 import keras
+
+from tfp_realnvp.training.schedules import WarmupCosineDecay, cosine_decay_factor
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -50,3 +52,52 @@ class TimeBudget(keras.callbacks.Callback):
         if self.elapsed_seconds >= 60.0 * self.minutes:
             self.stopped = True
             self.model.stop_training = True
+
+
+class CosineDecayOverBudget(keras.callbacks.Callback):
+    """A linear warm-up, then a cosine decay of the learning rate to 0 over a time budget.
+
+    Before each training step s (the optimizer's `iterations`), with the warm-up's
+    W = warmup_steps and the budget's B seconds:
+
+        lr = learning_rate * min((s + 1) / W, 1) * (1 + cos(pi t)) / 2,
+        t = min((elapsed - e_W) / (B - e_W), 1)
+
+    where `elapsed` is `budget`'s clock since `fit` began and e_W the time at which the warm-up
+    ended (0 without one). So the rate reaches 0 as the budget runs out, however many steps that
+    turns out to be: `WarmupCosineDecay` over a number of steps, for runs with no step count.
+    List it after its `TimeBudget`, and build the optimizer with the constant `learning_rate`
+    (this callback assigns it before every step).
+
+    Args:
+      budget: the run's `TimeBudget`.
+      learning_rate: the peak learning rate, > 0.
+      warmup_steps: steps of the linear warm-up, >= 0.
+    """
+
+    def __init__(self, budget, learning_rate, warmup_steps=0):
+        super().__init__()
+        if not isinstance(budget, TimeBudget):
+            raise ValueError(f"`budget` must be a TimeBudget; got budget={budget!r}.")
+        self.budget = budget
+        self.warmup = WarmupCosineDecay(learning_rate, warmup_steps=warmup_steps)
+        self._step = 0
+        self._warmup_end = None
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.model.optimizer.iterations.numpy())
+        self._warmup_end = None if self._step < self.warmup.warmup_steps else 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = float(self.warmup(self._step))
+        if self._warmup_end is not None:
+            elapsed = self.budget.elapsed_seconds
+            remaining = 60.0 * self.budget.minutes - self._warmup_end
+            t = min((elapsed - self._warmup_end) / remaining, 1.0) if remaining > 0 else 1.0
+            rate *= cosine_decay_factor(t)
+        self.model.optimizer.learning_rate = rate
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._warmup_end is None and self._step >= self.warmup.warmup_steps:
+            self._warmup_end = self.budget.elapsed_seconds
