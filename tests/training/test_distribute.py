@@ -1,7 +1,8 @@
 """MirroredStrategy on two logical CPUs: one step equals one device on the same global batch,
-for an unconditional model, a class-conditional one fitted on (images, labels), and one
-trained with memory-saving gradients (couplings and residual blocks recomputed, whose
-recomputation synchronises the batch statistics again).
+for an unconditional model, a class-conditional one fitted on (images, labels), one trained
+with memory-saving gradients (couplings and residual blocks recomputed, whose recomputation
+synchronises the batch statistics again), and one whose optimizer averages the weights (EMA)
+over two steps: the averages too are the one device's on every replica.
 
 TensorFlow fixes its logical devices when it first initialises them, so the comparison runs in
 a fresh interpreter (the test process has long initialised its single CPU).
@@ -39,6 +40,7 @@ SCRIPT = textwrap.dedent(
     GLOBAL_BATCH = 8
     CONDITIONAL = sys.argv[1] == "conditional"
     MEMORY_SAVING = "blocks" if sys.argv[1] == "memory_saving_blocks" else False
+    EMA = sys.argv[1] == "ema"
     images = np.random.default_rng(3).uniform(size=[GLOBAL_BATCH, 4, 4, 2]).astype("float32")
     labels = np.arange(GLOBAL_BATCH, dtype="int32") % 3
 
@@ -57,21 +59,38 @@ SCRIPT = textwrap.dedent(
             perturb(model)  # away from the zero initialisation
             # Plain SGD: its step is proportional to the gradient, so a gradient scaled by the
             # number of replicas would show (Adam's first step would hide it).
-            model.compile(optimizer=keras.optimizers.SGD(0.05))
+            # With an EMA (two steps, so that the average differs from the weights), `compile`
+            # wraps it in SkipNonFiniteSteps.
+            averaging = {"use_ema": True, "ema_momentum": 0.5} if EMA else {}
+            model.compile(optimizer=keras.optimizers.SGD(0.05, **averaging))
         initial = [v.numpy() for v in model.weights]
         data = (images, labels) if CONDITIONAL else images
-        batches = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH)
-        history = model.fit(batches, epochs=1, verbose=0).history
+        steps = 2 if EMA else 1
+        batches = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH).repeat(steps)
+        history = model.fit(batches, epochs=1, verbose=0, shuffle=False).history
         return model, initial, history
 
     one, initial, one_history = train_one_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
     mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     two, _, two_history = train_one_step(mirrored_strategy)
 
-    def max_difference(a, b):
-        return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+    def averages(model):
+        if not EMA:
+            return []
+        replicas = model.optimizer.inner_optimizer._model_variables_moving_average
+        return [[r.numpy() for r in getattr(a.value, "values", [a.value])] for a in replicas]
 
+    one_averages, two_averages = averages(one), averages(two)
     print(json.dumps({
+        "average_moved": [
+            float(np.max(np.abs(a[0] - initial[i])))
+            for a, i in zip(one_averages, [i for i, v in enumerate(one.weights) if v.trainable])
+        ],
+        "average_difference": [
+            float(np.max(np.abs(copy - a[0])))
+            for a, b in zip(one_averages, two_averages)
+            for copy in b
+        ],
         "replicas": mirrored_strategy.num_replicas_in_sync,
         "names": [v.path for v in one.weights],
         "trainable": [v.trainable for v in one.weights],
@@ -92,6 +111,7 @@ SCRIPT = textwrap.dedent(
         "unconditional",
         "conditional",
         pytest.param("memory_saving_blocks", marks=pytest.mark.slow),
+        pytest.param("ema", marks=pytest.mark.slow),
     ],
 )
 def comparison(request, tmp_path_factory):
@@ -133,3 +153,13 @@ def test_metrics_agree(comparison):
     # partial sums shows at about 1e-5 of it; a wrongly scaled gradient would be off by far more.
     np.testing.assert_allclose(*comparison["loss"], rtol=1e-4)
     np.testing.assert_allclose(*comparison["bits_per_dim"], rtol=1e-5)
+
+
+def test_the_weights_average_is_the_one_devices_on_every_replica(comparison):
+    if not comparison["average_moved"]:
+        pytest.skip("this model's optimizer keeps no average")
+    # The average moved in two steps (and `fit` ended with it in the weights, which the test
+    # above compares), and every replica's copy of it is the one device's.
+    assert np.mean(np.array(comparison["average_moved"]) > 1e-3) > 0.5
+    assert len(comparison["average_difference"]) == 2 * len(comparison["average_moved"])
+    assert max(comparison["average_difference"]) < 2e-5
