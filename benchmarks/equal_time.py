@@ -110,9 +110,9 @@ def run(args):
             logdir.mkdir(parents=True, exist_ok=True)
             print(" ".join(command), flush=True)
             started = time.time()
+            (logdir / "started.json").write_text(json.dumps({"started": started}))
             with open(logdir / "train.log", "w") as log:
                 subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-            (logdir / "started.json").write_text(json.dumps({"started": started}))
             print(f"{logdir}: {time.time() - started:.0f} s", flush=True)
 
 
@@ -149,8 +149,8 @@ def report(args):
         table[dataset] = {}
         for recipe in RECIPES:
             logdir = root / dataset / recipe
-            if not (logdir / "results.json").exists():
-                continue
+            if not (logdir / "results.json").exists() or not (logdir / "started.json").exists():
+                continue  # not finished
             results = json.loads((logdir / "results.json").read_text())
             curve = validation_curve(logdir)
             table[dataset][recipe] = {
