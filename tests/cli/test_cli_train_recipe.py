@@ -173,35 +173,28 @@ def test_bad_flags_are_one_line_errors(tmp_path, train_argv, command, argv, mess
 
 
 def test_a_named_recipe_fills_the_flags_not_given(tmp_path, train_argv, command):
+    from tfp_realnvp import recipes
+
     logdir = tmp_path / "run"
-    argv = train_argv(
-        logdir,
-        "--recipe",
-        "modern",
-        "--warmup-steps",
-        "1",
-        "--ema",
-        "off",
-        "--precision",
-        "float32",
+    flags = ["--warmup-steps", "1", "--lr-decay", "cosine", "--ema", "off"]
+    status, out, _ = command(
+        *train_argv(logdir, "--recipe", "modern", *flags, "--time-budget", "5")
     )
-    status, out, _ = command(*argv, "--time-budget", "5")
     assert status == 0, out
-    recipe = read(logdir, "config.json")["recipe"]
-    assert recipe == {
-        "optimizer": "adam",
-        "warmup_steps": 1,
-        "lr_decay": "cosine",
-        "ema_momentum": None,
-        "dequantization": "uniform",
-    }
+    expected = recipes.resolve("modern", warmup_steps=1, lr_decay="cosine", ema_momentum="off")
+    config = read(logdir, "config.json")
+    assert config["recipe"] == expected.record()
+    policy, why = choose_precision(expected.precision)
+    assert f"Precision: {policy} ({why})." in out
+    assert config["flow"]["network_dtype_policy"] == (None if policy == "float32" else policy)
     assert "Recipe: adam, warm-up over 1 steps, cosine decay, uniform dequantisation." in out
     # With --time-budget the decay runs over the budget: the optimizer's rate is a number that
     # `CosineDecayOverBudget` sets before each step (below the peak once the warm-up is over).
     model = keras.saving.load_model(str(logdir / "model.keras"))
     rate = model.optimizer.learning_rate
     assert isinstance(float(rate), float) and 0 < float(rate) < 1e-3
-    status, _, err = command(*train_argv(logdir, "--recipe", "paper", "--time-budget", "5"))
+    precision = ["--precision", expected.precision]
+    status, _, err = command(*train_argv(logdir, "--recipe", "paper", *precision))
     assert status == 2 and "lr_decay='cosine' there, 'none' asked" in err
 
 

@@ -122,8 +122,9 @@ def build_parser():
         choices=sorted(recipes.RECIPES),
         default=recipes.DEFAULT_RECIPE,
         help="the training recipe: paper (Adam at a constant rate, the last weights, uniform "
-        "dequantisation, float32) or modern (warm-up, cosine decay, weight averaging, bfloat16 "
-        f"where fast); the flags below override its parts (default: {recipes.DEFAULT_RECIPE})",
+        "dequantisation, float32 networks) or modern (the same with bfloat16 networks where "
+        "the hardware has fast bfloat16); the flags below override its parts (default: "
+        f"{recipes.DEFAULT_RECIPE})",
     )
     train.add_argument(
         "--optimizer",
