@@ -161,7 +161,8 @@ def test_log_dir_of_another_architecture(capsys, tmp_path):
     flow = tfp_realnvp.RealNVPMultiScale([8, 8, 1], num_res_blocks=1, num_filters=8)
     saved = {"dataset": "digits", "num_bins": 17, "flow": flow.get_config(), "training": {}}
     run_config.write_config(str(tmp_path), saved)
-    argv = ["train", "--logdir", str(tmp_path), "--num-res-blocks", "1", "--num-filters"]
+    argv = ["train", "--logdir", str(tmp_path), "--precision", "float32", "--num-res-blocks", "1"]
+    argv += ["--num-filters"]
     line = error_of([*argv, "4"], capsys)
     assert line == (
         f"tfp-realnvp train: error: argument --logdir: '{tmp_path}' holds a run of another "
