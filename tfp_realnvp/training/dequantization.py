@@ -14,8 +14,6 @@ Uniform dequantisation is q = U[0, 1)^D, log q = 0. `bits_per_dim` adds the D ln
 bound here is in the unit of `RealNVPModel.log_prob`: "log p" of the dequantised image.
 """
 
-import math
-
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -84,6 +82,7 @@ class VariationalDequantizer(tf.Module):
             name="dequantizer_flow",
         )
         self._sigmoid = tfb.Sigmoid()
+        self._base = tfd.Sample(tfd.Normal(0.0, 1.0), self.image_shape)  # of eps
 
     @property
     def keras_layers(self):
@@ -102,16 +101,13 @@ class VariationalDequantizer(tf.Module):
         logits = self.flow.forward(eps, **kwargs)
         log_det = self.flow.forward_log_det_jacobian(eps, event_ndims=3, **kwargs)
         log_det += self._sigmoid.forward_log_det_jacobian(logits, event_ndims=3)
-        log_normal = tf.reduce_sum(
-            -0.5 * tf.square(eps) - 0.5 * math.log(2 * math.pi), [-3, -2, -1]
-        )
-        return self._sigmoid.forward(logits), log_normal - log_det
+        return self._sigmoid.forward(logits), self._base.log_prob(eps) - log_det
 
     def log_prob(self, u, pixels):
         """log q(u | p) by the inverse path, in inference mode: TFP's TransformedDistribution of
         the same map (what `noise_and_log_prob` computes along the forward path)."""
-        base = tfd.Sample(tfd.Normal(0.0, 1.0), self.image_shape)
-        distribution = tfd.TransformedDistribution(base, tfb.Chain([self._sigmoid, self.flow]))
+        bijector = tfb.Chain([self._sigmoid, self.flow])
+        distribution = tfd.TransformedDistribution(self._base, bijector)
         kwargs = {"conditional_input": self.context(pixels), "training": False}
         return distribution.log_prob(u, bijector_kwargs={self.flow.name: kwargs})
 
